@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs every Debian package the build, the guest kernel, the tests and the
+# benchmarks need. Idempotent; a no-op when everything is already there.
+set -euo pipefail
+
+packages=(
+	# library, CLI, guest init
+	make gcc libc6-dev pkg-config musl-tools
+	zlib1g-dev libzstd-dev libbz2-dev
+	# guest kernel (libkrunfw)
+	linux-source-6.12 bc bison flex libelf-dev libssl-dev cpio xz-utils
+	# default rootfs and test initramfs
+	busybox-static
+	# KVM test host, QEMU peer for the benchmarks, fuzzers
+	qemu-system-x86 qemu-system-data clang
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=
+[ "$(id -u)" -eq 0 ] || sudo=sudo
+echo "deps: installing ${missing[*]}" >&2
+$sudo apt-get update -q
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
