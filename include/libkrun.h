@@ -1,0 +1,497 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * libkrun.h - run a process inside a KVM microVM, with the VMM in-process.
+ *
+ * A drop-in replacement for the libkrun 1.x C API: same function names,
+ * signatures and constant values, so programs written for libkrun build and
+ * run against this implementation unchanged.
+ *
+ * How to use it: create a configuration context, describe the VM with the
+ * krun_set_* / krun_add_* calls, then call krun_start_enter(), which turns
+ * the calling process into the VMM and never returns on success: when the
+ * guest workload ends, the process exits with the workload's exit status.
+ *
+ * Conventions:
+ *  - Every int32_t-returning call returns 0 (or a documented non-negative
+ *    value) on success and a negative errno value on failure. Nothing here
+ *    aborts the process on bad input.
+ *  - Strings are NUL-terminated and copied; the caller may free them after the
+ *    call returns (krun_fs_add_overlay_file() is the one exception, see there).
+ *  - Arrays of strings (argv, envp, rlimits...) end with a NULL pointer.
+ *  - A feature that this build or this host cannot provide is refused with
+ *    -ENOTSUP, either at once or from krun_start_enter(), together with a log
+ *    line naming what is missing.
+ */
+#ifndef _LIBKRUN_H
+#define _LIBKRUN_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <unistd.h>
+
+/* ---------------------------------------------------------------------------
+ * Logging
+ */
+
+#define KRUN_LOG_TARGET_DEFAULT -1
+
+#define KRUN_LOG_LEVEL_OFF   0
+#define KRUN_LOG_LEVEL_ERROR 1
+#define KRUN_LOG_LEVEL_WARN  2
+#define KRUN_LOG_LEVEL_INFO  3
+#define KRUN_LOG_LEVEL_DEBUG 4
+#define KRUN_LOG_LEVEL_TRACE 5
+
+#define KRUN_LOG_STYLE_AUTO   0
+#define KRUN_LOG_STYLE_ALWAYS 1
+#define KRUN_LOG_STYLE_NEVER  2
+
+#define KRUN_LOG_OPTION_NO_ENV 1
+
+/*
+ * Set how verbose the library is (KRUN_LOG_LEVEL_*). Messages go to stderr
+ * unless krun_init_log() chose another file descriptor.
+ */
+int32_t krun_set_log_level(uint32_t level);
+
+/*
+ * Configure logging in one call.
+ *  target_fd: where log lines are written; KRUN_LOG_TARGET_DEFAULT is stderr.
+ *  level:     KRUN_LOG_LEVEL_*.
+ *  style:     KRUN_LOG_STYLE_*: colour escapes when the target is a terminal
+ *             (AUTO), always, or never.
+ *  options:   0, or KRUN_LOG_OPTION_NO_ENV to stop the KRUN_LOG_LEVEL
+ *             environment variable from overriding "level".
+ */
+int32_t krun_init_log(int target_fd, uint32_t level, uint32_t style, uint32_t options);
+
+/* ---------------------------------------------------------------------------
+ * Contexts and basic VM shape
+ */
+
+/* Create a configuration context. Returns its id (>= 0) or a negative errno. */
+int32_t krun_create_ctx(void);
+
+/* Release a context and everything it holds. */
+int32_t krun_free_ctx(uint32_t ctx_id);
+
+/* Number of vCPUs (at least 1) and guest RAM in MiB. */
+int32_t krun_set_vm_config(uint32_t ctx_id, uint8_t num_vcpus, uint32_t ram_mib);
+
+/* The virtio-fs tag under which the guest finds its root filesystem. */
+#define KRUN_FS_ROOT_TAG "/dev/root"
+
+/*
+ * Use a host directory as the guest's root filesystem (shared through
+ * virtio-fs under the tag KRUN_FS_ROOT_TAG). The guest cannot reach host
+ * files outside this directory.
+ */
+int32_t krun_set_root(uint32_t ctx_id, const char *root_path);
+
+/* Deprecated: raw disk image holding the root filesystem. Use krun_add_disk(). */
+int32_t krun_set_root_disk(uint32_t ctx_id, const char *disk_path);
+
+/* Deprecated: raw disk image used as a data disk. Use krun_add_disk(). */
+int32_t krun_set_data_disk(uint32_t ctx_id, const char *disk_path);
+
+/*
+ * Attach a raw disk image as a virtio-blk device named "block_id".
+ * Do not mix with krun_set_root_disk()/krun_set_data_disk().
+ */
+int32_t krun_add_disk(uint32_t ctx_id, const char *block_id, const char *disk_path, bool read_only);
+
+#define KRUN_DISK_FORMAT_RAW   0
+#define KRUN_DISK_FORMAT_QCOW2 1
+/* VMDK: only monolithic FLAT/ZERO extents, no delta links. */
+#define KRUN_DISK_FORMAT_VMDK 2
+
+/*
+ * Like krun_add_disk() with an explicit image format (KRUN_DISK_FORMAT_*).
+ *
+ * Security: formats other than raw can name further files that the VMM would
+ * open on the guest's behalf. Only pass a non-raw format for an image you
+ * trust, and never re-probe an image's format after a guest could write to
+ * it: a guest can make a raw image look like anything.
+ */
+int32_t krun_add_disk2(uint32_t ctx_id, const char *block_id, const char *disk_path,
+		       uint32_t disk_format, bool read_only);
+
+/* How guest flush requests on a disk are honoured. */
+#define KRUN_SYNC_NONE    0 /* ignore flushes: fast, may lose data on a host crash */
+#define KRUN_SYNC_RELAXED 1 /* flush host buffers (same as FULL on Linux) */
+#define KRUN_SYNC_FULL    2 /* flush all the way to stable storage */
+
+/* Like krun_add_disk2() with O_DIRECT ("direct_io") and a KRUN_SYNC_* mode. */
+int32_t krun_add_disk3(uint32_t ctx_id, const char *block_id, const char *disk_path,
+		       uint32_t disk_format, bool read_only, bool direct_io, uint32_t sync_mode);
+
+/* No longer supported (was macOS only); kept for ABI compatibility. */
+int32_t krun_set_mapped_volumes(uint32_t ctx_id, const char *const mapped_volumes[]);
+
+/* Share a host directory with the guest as a virtio-fs device with tag "c_tag". */
+int32_t krun_add_virtiofs(uint32_t ctx_id, const char *c_tag, const char *c_path);
+
+/* As krun_add_virtiofs(), with the size in bytes of a DAX window. */
+int32_t krun_add_virtiofs2(uint32_t ctx_id, const char *c_tag, const char *c_path,
+			   uint64_t shm_size);
+
+/* As krun_add_virtiofs2(), optionally read-only for the guest. */
+int32_t krun_add_virtiofs3(uint32_t ctx_id, const char *c_tag, const char *c_path,
+			   uint64_t shm_size, bool read_only);
+
+/* ---------------------------------------------------------------------------
+ * Networking
+ */
+
+/* Network flags. */
+#define NET_FLAG_VFKIT       (1 << 0) /* send the vfkit magic (gvproxy in vfkit mode) */
+#define NET_FLAG_DHCP_CLIENT (1 << 1)
+
+/* Transparent Socket Impersonation over vsock. */
+#define KRUN_TSI_HIJACK_INET (1 << 0)
+#define KRUN_TSI_HIJACK_UNIX (1 << 1)
+
+/* virtio-net feature bits (values of the virtio-net specification). */
+#define NET_FEATURE_CSUM       1 << 0
+#define NET_FEATURE_GUEST_CSUM 1 << 1
+#define NET_FEATURE_GUEST_TSO4 1 << 7
+#define NET_FEATURE_GUEST_TSO6 1 << 8
+#define NET_FEATURE_GUEST_UFO  1 << 10
+#define NET_FEATURE_HOST_TSO4  1 << 11
+#define NET_FEATURE_HOST_TSO6  1 << 12
+#define NET_FEATURE_HOST_UFO   1 << 14
+
+/* The feature set used by krun_set_passt_fd() and krun_set_gvproxy_path(). */
+#define COMPAT_NET_FEATURES                                                                        \
+	NET_FEATURE_CSUM | NET_FEATURE_GUEST_CSUM | NET_FEATURE_GUEST_TSO4 |                       \
+		NET_FEATURE_GUEST_UFO | NET_FEATURE_HOST_TSO4 | NET_FEATURE_HOST_UFO
+
+/*
+ * Add a virtio-net interface backed by a stream socket to a userspace network
+ * proxy (passt, socket_vmnet...). Give either a socket path (fd = -1) or a
+ * connected fd (c_path = NULL). Interfaces appear as eth0, eth1... in the
+ * order added. c_mac is 6 bytes.
+ */
+int32_t krun_add_net_unixstream(uint32_t ctx_id, const char *c_path, int fd, uint8_t *const c_mac,
+				uint32_t features, uint32_t flags);
+
+/* As krun_add_net_unixstream(), for a datagram socket proxy (gvproxy, vmnet-helper). */
+int32_t krun_add_net_unixgram(uint32_t ctx_id, const char *c_path, int fd, uint8_t *const c_mac,
+			      uint32_t features, uint32_t flags);
+
+/* Add a virtio-net interface on the host tap device "c_tap_name". */
+int32_t krun_add_net_tap(uint32_t ctx_id, char *c_tap_name, uint8_t *const c_mac,
+			 uint32_t features, uint32_t flags);
+
+/* Deprecated: use krun_add_net_unixstream(). */
+int32_t krun_set_passt_fd(uint32_t ctx_id, int fd);
+
+/* Deprecated: use krun_add_net_unixgram(). */
+int32_t krun_set_gvproxy_path(uint32_t ctx_id, char *c_path);
+
+/* MAC address (6 bytes) of the interface set up by krun_set_passt_fd(). */
+int32_t krun_set_net_mac(uint32_t ctx_id, uint8_t *const c_mac);
+
+/*
+ * Expose guest TCP ports on the host, as "host_port:guest_port" strings.
+ * NULL means every port the guest listens on; an empty array means none.
+ */
+int32_t krun_set_port_map(uint32_t ctx_id, const char *const port_map[]);
+
+/* ---------------------------------------------------------------------------
+ * GPU, displays, input
+ */
+
+/* virglrenderer flags. */
+#define VIRGLRENDERER_USE_EGL            1 << 0
+#define VIRGLRENDERER_THREAD_SYNC        1 << 1
+#define VIRGLRENDERER_USE_GLX            1 << 2
+#define VIRGLRENDERER_USE_SURFACELESS    1 << 3
+#define VIRGLRENDERER_USE_GLES           1 << 4
+#define VIRGLRENDERER_USE_EXTERNAL_BLOB  1 << 5
+#define VIRGLRENDERER_VENUS              1 << 6
+#define VIRGLRENDERER_NO_VIRGL           1 << 7
+#define VIRGLRENDERER_USE_ASYNC_FENCE_CB 1 << 8
+#define VIRGLRENDERER_RENDER_SERVER      1 << 9
+#define VIRGLRENDERER_DRM                1 << 10
+
+/* Enable a virtio-gpu device with the given virglrenderer flags. */
+int32_t krun_set_gpu_options(uint32_t ctx_id, uint32_t virgl_flags);
+
+/* As krun_set_gpu_options(), with the size of the host-visible memory window. */
+int32_t krun_set_gpu_options2(uint32_t ctx_id, uint32_t virgl_flags, uint64_t shm_size);
+
+#define KRUN_MAX_DISPLAYS 16
+
+/* Add a display of the given size. Returns its id (0..KRUN_MAX_DISPLAYS-1). */
+int32_t krun_add_display(uint32_t ctx_id, uint32_t width, uint32_t height);
+
+/* Replace the generated EDID of a display with "edid_blob". */
+int32_t krun_display_set_edid(uint32_t ctx_id, uint32_t display_id, const uint8_t *edid_blob,
+			      size_t blob_size);
+
+/* DPI reported to the guest for one display. */
+int32_t krun_display_set_dpi(uint32_t ctx_id, uint32_t display_id, uint32_t dpi);
+
+/* Physical size in millimetres reported to the guest for one display. */
+int32_t krun_display_set_physical_size(uint32_t ctx_id, uint32_t display_id, uint16_t width_mm,
+				       uint16_t height_mm);
+
+/* Refresh rate in Hz of one display. */
+int32_t krun_display_set_refresh_rate(uint32_t ctx_id, uint32_t display_id,
+				      uint32_t refresh_rate);
+
+/*
+ * Context-wide defaults for every display: DPI, and physical size in
+ * millimetres. krun_display_set_dpi()/krun_display_set_physical_size()
+ * override them for one display.
+ */
+int32_t krun_set_display_dpi(uint32_t ctx_id, uint32_t dpi);
+int32_t krun_set_display_physical_size(uint32_t ctx_id, uint16_t width_mm, uint16_t height_mm);
+
+/* Display backend callbacks (struct krun_display_backend of libkrun_display.h). */
+int32_t krun_set_display_backend(uint32_t ctx_id, const void *display_backend,
+				 size_t backend_size);
+
+/* Add a virtio-input device from a configuration and an event provider object. */
+int krun_add_input_device(uint32_t ctx_id, const void *config_backend,
+			  size_t config_backend_size, const void *events_backend,
+			  size_t events_backend_size);
+
+/* Pass a host /dev/input/event* device through to the guest. */
+int krun_add_input_device_fd(uint32_t ctx_id, int input_fd);
+
+/* ---------------------------------------------------------------------------
+ * vhost-user devices
+ */
+
+/* Device types (the virtio device ids). */
+#define KRUN_VIRTIO_DEVICE_CONSOLE 3
+#define KRUN_VIRTIO_DEVICE_RNG     4
+#define KRUN_VIRTIO_DEVICE_GPU     16
+#define KRUN_VIRTIO_DEVICE_RTC     17
+#define KRUN_VIRTIO_DEVICE_INPUT   18
+#define KRUN_VIRTIO_DEVICE_VSOCK   19
+#define KRUN_VIRTIO_DEVICE_SND     25
+#define KRUN_VIRTIO_DEVICE_CAN     36
+
+/* Default queue layouts per device type. */
+#define KRUN_VHOST_USER_CONSOLE_NUM_QUEUES  4
+#define KRUN_VHOST_USER_CONSOLE_QUEUE_SIZES ((uint16_t[]){128, 128, 64, 64})
+#define KRUN_VHOST_USER_RNG_NUM_QUEUES      1
+#define KRUN_VHOST_USER_RNG_QUEUE_SIZES     ((uint16_t[]){256})
+#define KRUN_VHOST_USER_RTC_NUM_QUEUES      2
+#define KRUN_VHOST_USER_RTC_QUEUE_SIZES     ((uint16_t[]){1024, 1024})
+#define KRUN_VHOST_USER_INPUT_NUM_QUEUES    2
+#define KRUN_VHOST_USER_INPUT_QUEUE_SIZES   ((uint16_t[]){1024, 1024})
+#define KRUN_VHOST_USER_SND_NUM_QUEUES      4
+#define KRUN_VHOST_USER_SND_QUEUE_SIZES     ((uint16_t[]){64, 64, 64, 64})
+#define KRUN_VHOST_USER_VSOCK_NUM_QUEUES    3
+#define KRUN_VHOST_USER_VSOCK_QUEUE_SIZES   ((uint16_t[]){128, 128, 128})
+#define KRUN_VHOST_USER_CAN_NUM_QUEUES      3
+#define KRUN_VHOST_USER_CAN_QUEUE_SIZES     ((uint16_t[]){64, 64, 64})
+#define KRUN_VHOST_USER_GPU_NUM_QUEUES      2
+#define KRUN_VHOST_USER_GPU_QUEUE_SIZES     ((uint16_t[]){1024, 1024})
+
+/*
+ * Add a device served by an external vhost-user backend listening on
+ * "socket_path". num_queues = 0 asks the backend (then queue_sizes, if not
+ * NULL, ends with a 0); otherwise queue_sizes has num_queues entries or is
+ * NULL for 256 each. "name" may be NULL.
+ */
+int32_t krun_add_vhost_user_device(uint32_t ctx_id, uint32_t device_type, const char *socket_path,
+				   const char *name, uint16_t num_queues,
+				   const uint16_t *queue_sizes);
+
+/* ---------------------------------------------------------------------------
+ * The workload
+ */
+
+/* Resource limits for the workload, as "RESOURCE=CUR:MAX" strings (e.g. "RLIMIT_NOFILE=1024:4096"). */
+int32_t krun_set_rlimits(uint32_t ctx_id, const char *const rlimits[]);
+
+/* SMBIOS type 11 (OEM strings) table, NULL-terminated array. */
+int32_t krun_set_smbios_oem_strings(uint32_t ctx_id, const char *const oem_strings[]);
+
+/* Working directory of the workload, inside the guest's root. */
+int32_t krun_set_workdir(uint32_t ctx_id, const char *workdir_path);
+
+/*
+ * The program to run (a path inside the guest's root), its arguments (not
+ * counting argv[0], which is exec_path) and environment. envp = NULL means
+ * the calling process's environment.
+ */
+int32_t krun_set_exec(uint32_t ctx_id, const char *exec_path, const char *const argv[],
+		      const char *const envp[]);
+
+/* Firmware image to boot instead of a kernel (not supported on this platform). */
+int32_t krun_set_firmware(uint32_t ctx_id, const char *firmware_path);
+
+/* Kernel image formats for krun_set_kernel(). */
+#define KRUN_KERNEL_FORMAT_RAW        0
+#define KRUN_KERNEL_FORMAT_ELF        1
+#define KRUN_KERNEL_FORMAT_PE_GZ      2
+#define KRUN_KERNEL_FORMAT_IMAGE_BZ2  3
+#define KRUN_KERNEL_FORMAT_IMAGE_GZ   4
+#define KRUN_KERNEL_FORMAT_IMAGE_ZSTD 5
+
+/*
+ * Boot this kernel instead of the bundled one (libkrunfw). On x86_64, RAW
+ * means a bzImage. "initramfs" may be NULL; "cmdline" (may be NULL) is
+ * appended to the library's own kernel command line.
+ *
+ * Extension: kernel_path = NULL keeps the bundled kernel and only sets the
+ * initramfs and command line (kernel_format is then ignored).
+ */
+int32_t krun_set_kernel(uint32_t ctx_id, const char *kernel_path, uint32_t kernel_format,
+			const char *initramfs, const char *cmdline);
+
+/* Environment of the workload; NULL means the calling process's environment. */
+int32_t krun_set_env(uint32_t ctx_id, const char *const envp[]);
+
+/* Confidential-computing configuration file (not supported on this platform). */
+int32_t krun_set_tee_config_file(uint32_t ctx_id, const char *filepath);
+
+/* Connect guest vsock "port" to the host UNIX socket "c_filepath". */
+int32_t krun_add_vsock_port(uint32_t ctx_id, uint32_t port, const char *c_filepath);
+
+/* As krun_add_vsock_port(); listen = true when the host side initiates connections. */
+int32_t krun_add_vsock_port2(uint32_t ctx_id, uint32_t port, const char *c_filepath, bool listen);
+
+/*
+ * Add the vsock device explicitly with KRUN_TSI_* features (0 for none).
+ * Requires krun_disable_implicit_vsock() first; only one is allowed.
+ */
+int32_t krun_add_vsock(uint32_t ctx_id, uint32_t tsi_features);
+
+/*
+ * An eventfd that, when written, asks the guest to shut down cleanly. Call it
+ * before krun_start_enter(). Returns the fd or a negative errno.
+ */
+int32_t krun_get_shutdown_eventfd(uint32_t ctx_id);
+
+/*
+ * Send the implicit console's output to a file and give the guest no input.
+ * Has no effect on consoles added with krun_add_*_console_default().
+ */
+int32_t krun_set_console_output(uint32_t ctx_id, const char *c_filepath);
+
+/* uid the VMM switches to just before the guest starts. */
+int32_t krun_setuid(uint32_t ctx_id, uid_t uid);
+
+/* gid the VMM switches to just before the guest starts. */
+int32_t krun_setgid(uint32_t ctx_id, gid_t gid);
+
+/* Ask for nested virtualization in the guest (checked when the VM starts). */
+int32_t krun_set_nested_virt(uint32_t ctx_id, bool enabled);
+
+/* 1 if this host can give guests nested virtualization, 0 if not, < 0 on error. */
+int32_t krun_check_nested_virt(void);
+
+/* Feature ids for krun_has_feature(). */
+#define KRUN_FEATURE_NET                 0
+#define KRUN_FEATURE_BLK                 1
+#define KRUN_FEATURE_GPU                 2
+#define KRUN_FEATURE_INPUT               4
+#define KRUN_FEATURE_TEE                 6
+#define KRUN_FEATURE_AMD_SEV             7
+#define KRUN_FEATURE_INTEL_TDX           8
+#define KRUN_FEATURE_AWS_NITRO           9
+#define KRUN_FEATURE_VIRGL_RESOURCE_MAP2 10
+#define KRUN_FEATURE_INIT_BLOB           11
+
+/* 1 if the feature is built in, 0 if not, -EINVAL for an unknown id. */
+int32_t krun_has_feature(uint64_t feature);
+
+/* Highest vCPU count the hypervisor allows, or a negative errno. */
+int32_t krun_get_max_vcpus(void);
+
+/* Keep only the local APICs in KVM and emulate the IOAPIC/PIC in the VMM. */
+int32_t krun_split_irqchip(uint32_t ctx_id, bool enable);
+
+/* Create no console device implicitly; add the ones you want yourself. */
+int32_t krun_disable_implicit_console(uint32_t ctx_id);
+
+/* Do not expose the built-in init as /init.krun in the root filesystem. */
+int32_t krun_disable_implicit_init(uint32_t ctx_id);
+
+/*
+ * The built-in guest init program (a static executable). The bytes stay
+ * valid for the life of the process.
+ */
+int32_t krun_get_default_init(const uint8_t **data_out, size_t *len_out);
+
+/*
+ * Add a file that exists only in memory to the virtio-fs device "fs_tag", at
+ * "path" (intermediate directories must have been added with
+ * krun_fs_add_overlay_dir()). The data is NOT copied and must stay valid
+ * while the VM runs. one_shot: the file can be looked up only once.
+ */
+int32_t krun_fs_add_overlay_file(uint32_t ctx_id, const char *fs_tag, const char *path,
+				 const uint8_t *data, size_t data_len, uint32_t mode,
+				 bool one_shot);
+
+/* Add an empty, read-only directory that exists only in memory (a mount point). */
+int32_t krun_fs_add_overlay_dir(uint32_t ctx_id, const char *fs_tag, const char *path,
+				uint32_t mode);
+
+/* Create no vsock device implicitly. */
+int32_t krun_disable_implicit_vsock(uint32_t ctx_id);
+
+/* The value of console= on the kernel command line (e.g. "ttyS0", "hvc0"). */
+int32_t krun_set_kernel_console(uint32_t ctx_id, const char *console_id);
+
+/*
+ * Add a virtio-console device wired to these fds. When they are terminals the
+ * device has one console port; each non-terminal fd gets a named port
+ * ("krun-stdin", "krun-stdout", "krun-stderr") that init connects to the
+ * workload.
+ */
+int32_t krun_add_virtio_console_default(uint32_t ctx_id, int input_fd, int output_fd, int err_fd);
+
+/* Add a legacy 8250 serial port (ttyS0, ttyS1...) wired to these fds. */
+int32_t krun_add_serial_console_default(uint32_t ctx_id, int input_fd, int output_fd);
+
+/*
+ * Add an empty multi-port virtio-console device; fill it with
+ * krun_add_console_port_tty()/krun_add_console_port_inout(). Returns the
+ * console id (>= 0).
+ */
+int32_t krun_add_virtio_console_multiport(uint32_t ctx_id);
+
+/* Add a terminal port (input, output and window size from tty_fd). */
+int32_t krun_add_console_port_tty(uint32_t ctx_id, uint32_t console_id, const char *name,
+				  int tty_fd);
+
+/* Add a plain data port: the guest reads input_fd and writes output_fd. */
+int32_t krun_add_console_port_inout(uint32_t ctx_id, uint32_t console_id, const char *name,
+				    int input_fd, int output_fd);
+
+/*
+ * Boot through the virtio-fs root as usual, then have init switch to the
+ * filesystem on block device "device" (fstype and options may be NULL).
+ */
+int32_t krun_set_root_disk_remount(uint32_t ctx_id, const char *device, const char *fstype,
+				   const char *options);
+
+/*
+ * Build the VM from the context and run it. Returns only on failure before
+ * the guest starts (negative errno). Once the guest runs, the process exits
+ * with the workload's status when the VM stops. Exit statuses chosen by init:
+ *   125  the guest environment could not be set up
+ *   126  the program exists but could not be executed
+ *   127  the program was not found
+ * The context is consumed.
+ */
+int32_t krun_start_enter(uint32_t ctx_id);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* _LIBKRUN_H */

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KRUN_X86_ARCH_H
+#define KRUN_X86_ARCH_H
+
+struct vm;
+struct vcpu;
+
+/* VM-wide KVM state: TSS, irqchip, PIT. */
+int arch_create_vm(struct vm *vm);
+/* Kernel, initramfs, command line and boot tables into guest memory. */
+int arch_load_guest(struct vm *vm);
+/* CPUID, MSRs, LAPIC; registers of the boot CPU. */
+int arch_setup_vcpu(struct vcpu *vcpu);
+/* Legacy devices every x86 microVM has. */
+int arch_create_legacy_devices(struct vm *vm);
+
+#endif

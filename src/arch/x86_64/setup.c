@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Put everything the guest kernel needs into guest memory: the kernel
+ * (bundled libkrunfw, ELF vmlinux or bzImage), the initramfs, the command
+ * line, the zero page, GDT, page tables and MP table.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch/x86_64/arch.h"
+#include "arch/x86_64/boot.h"
+#include "arch/x86_64/layout.h"
+#include "arch/x86_64/loader.h"
+#include "libkrun.h"
+#include "vmm/log.h"
+#include "vmm/util.h"
+#include "vmm/vm.h"
+
+#define KRUNFW_SONAME     "libkrunfw.so.5"
+#define KERNEL_FILE_MAX   (512 * MiB)
+#define INITRD_FILE_MAX   (2 * GiB)
+#define INITRD_MAX_ADDR   0x7fffffffULL
+
+typedef char *(*krunfw_get_kernel_fn)(uint64_t *load_addr, uint64_t *entry_addr, size_t *size);
+
+/* The bundled kernel: a flat image already laid out as it sits in memory. */
+static int load_bundled_kernel(struct vm *vm, struct kernel_image *img)
+{
+	krunfw_get_kernel_fn get_kernel;
+	uint64_t load_addr, entry;
+	size_t size;
+	void *lib;
+	char *data;
+	int ret = 0;
+
+	lib = dlopen(KRUNFW_SONAME, RTLD_NOW | RTLD_LOCAL);
+	if (!lib) {
+		pr_err("cannot load the guest kernel bundle %s: %s", KRUNFW_SONAME, dlerror());
+		return -ENOENT;
+	}
+	get_kernel = (krunfw_get_kernel_fn)dlsym(lib, "krunfw_get_kernel");
+	data = get_kernel ? get_kernel(&load_addr, &entry, &size) : NULL;
+	if (!data || !size) {
+		pr_err("%s does not provide a kernel", KRUNFW_SONAME);
+		ret = -ENOEXEC;
+		goto out;
+	}
+	memset(img, 0, sizeof(*img));
+	img->nsegs = 1;
+	img->segs[0] = (struct kernel_segment){load_addr, 0, size, size};
+	img->entry = entry;
+	if (entry < load_addr || entry - load_addr >= size) {
+		pr_err("%s: entry point outside the image", KRUNFW_SONAME);
+		ret = -ENOEXEC;
+		goto out;
+	}
+	ret = kernel_image_load(&vm->mem, img, (const uint8_t *)data, size);
+out:
+	dlclose(lib);
+	return ret;
+}
+
+static int load_kernel_file(struct vm *vm, struct kernel_image *img)
+{
+	const struct vm_config *cfg = vm->cfg;
+	uint8_t *data;
+	size_t size;
+	int ret;
+
+	ret = read_file(cfg->kernel_path, KERNEL_FILE_MAX, &data, &size);
+	if (ret < 0) {
+		pr_err("kernel %s: %s", cfg->kernel_path, strerror(-ret));
+		return ret;
+	}
+	if (cfg->kernel_format == KRUN_KERNEL_FORMAT_ELF)
+		ret = elf_parse_kernel(data, size, img);
+	else
+		ret = bzimage_parse(data, size, img);
+	if (ret == -ENOEXEC)
+		pr_err("kernel %s is not a valid %s", cfg->kernel_path,
+		       cfg->kernel_format == KRUN_KERNEL_FORMAT_ELF ? "x86_64 ELF vmlinux"
+								      : "bzImage");
+	if (!ret)
+		ret = kernel_image_load(&vm->mem, img, data, size);
+	free(data);
+	return ret;
+}
+
+static uint64_t kernel_end(const struct kernel_image *img)
+{
+	uint64_t end = 0;
+
+	for (unsigned int i = 0; i < img->nsegs; i++)
+		end = MAX(end, img->segs[i].paddr + img->segs[i].mem_size);
+	return end;
+}
+
+static int load_initrd(struct vm *vm, const struct kernel_image *img, struct boot_info *info)
+{
+	uint64_t max_addr = INITRD_MAX_ADDR;
+	uint8_t *data;
+	size_t size;
+	int ret;
+
+	if (!vm->cfg->initramfs_path)
+		return 0;
+	ret = read_file(vm->cfg->initramfs_path, INITRD_FILE_MAX, &data, &size);
+	if (ret < 0) {
+		pr_err("initramfs %s: %s", vm->cfg->initramfs_path, strerror(-ret));
+		return ret;
+	}
+	if (img->is_bzimage && img->setup.initrd_addr_max)
+		max_addr = MIN(max_addr, (uint64_t)img->setup.initrd_addr_max);
+	ret = initrd_place(&vm->mem, size, max_addr, &info->initrd_addr);
+	if (!ret && info->initrd_addr < kernel_end(img))
+		ret = -ENOMEM;
+	if (ret < 0)
+		pr_err("initramfs of %zu bytes does not fit in guest RAM above the kernel", size);
+	else
+		ret = guest_write(&vm->mem, info->initrd_addr, data, size);
+	info->initrd_size = size;
+	free(data);
+	return ret;
+}
+
+static int write_boot_tables(struct vm *vm, struct boot_info *info)
+{
+	struct boot_params *bp = guest_ptr(&vm->mem, BOOT_ZERO_PAGE, sizeof(*bp));
+	uint64_t *gdt = guest_ptr(&vm->mem, BOOT_GDT_ADDR, 5 * sizeof(uint64_t));
+	void *tables = guest_ptr(&vm->mem, BOOT_PML4_ADDR, 6 * 4096);
+	size_t mp_size = x86_mptable_size(vm->nvcpus);
+	void *mp = guest_ptr(&vm->mem, MPTABLE_ADDR, mp_size);
+	int ret;
+
+	if (!bp || !gdt || !tables || !mp || MPTABLE_ADDR + mp_size > MPTABLE_END)
+		return -ENOMEM;
+	x86_build_gdt(gdt);
+	x86_build_page_tables(tables);
+	ret = x86_build_mptable(mp, mp_size, MPTABLE_ADDR, vm->nvcpus);
+	if (!ret) {
+		memset(bp, 0, sizeof(*bp));
+		ret = x86_build_zero_page(bp, info);
+	}
+	return ret;
+}
+
+int arch_load_guest(struct vm *vm)
+{
+	struct kernel_image img;
+	struct boot_info info = {.ram_size = vm->mem.ram_size};
+	char cmdline[VM_MAX_CMDLINE + 1];
+	int len, ret;
+
+	if (vm->cfg->kernel_source == KERNEL_BUNDLED)
+		ret = load_bundled_kernel(vm, &img);
+	else
+		ret = load_kernel_file(vm, &img);
+	if (ret < 0)
+		return ret;
+	if (img.is_bzimage)
+		info.setup = &img.setup;
+
+	ret = load_initrd(vm, &img, &info);
+	if (ret < 0)
+		return ret;
+
+	len = vm_config_cmdline(vm->cfg, cmdline, sizeof(cmdline));
+	if (len < 0 || (img.is_bzimage && (uint32_t)len > img.setup.cmdline_size)) {
+		pr_err("kernel command line too long");
+		return -E2BIG;
+	}
+	pr_debug("kernel command line: %s", cmdline);
+	info.cmdline_addr = BOOT_CMDLINE_ADDR;
+	info.cmdline_size = (uint32_t)len + 1;
+	ret = guest_write(&vm->mem, BOOT_CMDLINE_ADDR, cmdline, info.cmdline_size);
+	if (!ret)
+		ret = write_boot_tables(vm, &info);
+	vm->kernel_entry = img.entry;
+	return ret;
+}

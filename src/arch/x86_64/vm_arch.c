@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "arch/x86_64/arch.h"
+#include "arch/x86_64/cpu.h"
+#include "arch/x86_64/layout.h"
+#include "devices/legacy/legacy.h"
+#include "vmm/log.h"
+#include "vmm/vm.h"
+
+static int vm_ioctl(struct vm *vm, unsigned long req, unsigned long arg, const char *what)
+{
+	if (ioctl(vm->vm_fd, req, arg) < 0) {
+		int err = errno;
+
+		pr_err("%s: %s", what, strerror(err));
+		return -err;
+	}
+	return 0;
+}
+
+int arch_create_vm(struct vm *vm)
+{
+	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
+	uint64_t identity = KVM_IDENTITY_MAP;
+	int ret;
+
+	/* Intel needs these three pages below 4 GiB, out of the guest's way. */
+	ret = vm_ioctl(vm, KVM_SET_TSS_ADDR, KVM_TSS_ADDR, "KVM_SET_TSS_ADDR");
+	if (!ret)
+		ret = vm_ioctl(vm, KVM_SET_IDENTITY_MAP_ADDR, (unsigned long)&identity,
+			       "KVM_SET_IDENTITY_MAP_ADDR");
+	if (!ret)
+		ret = vm_ioctl(vm, KVM_CREATE_IRQCHIP, 0, "KVM_CREATE_IRQCHIP");
+	if (!ret)
+		ret = vm_ioctl(vm, KVM_CREATE_PIT2, (unsigned long)&pit, "KVM_CREATE_PIT2");
+	if (!ret) {
+		vm->supported_cpuid = x86_supported_cpuid(vm->kvm_fd);
+		if (!vm->supported_cpuid)
+			ret = -EIO;
+	}
+	return ret;
+}
+
+int arch_setup_vcpu(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+	int ret;
+
+	ret = x86_setup_cpuid(vcpu->fd, vm->supported_cpuid, vcpu->index, vm->nvcpus,
+			      vm->cfg->nested_virt);
+	if (!ret)
+		ret = x86_setup_vcpu(vcpu->fd);
+	if (!ret && vcpu->index == 0)
+		ret = x86_setup_boot_cpu(vcpu->fd, vm->kernel_entry, BOOT_ZERO_PAGE);
+	return ret;
+}
+
+int arch_create_legacy_devices(struct vm *vm)
+{
+	int in_fd = vm->cfg->console_output ? -1 : STDIN_FILENO;
+	int ret;
+
+	ret = serial_create(vm, SERIAL_COM1_PORT, SERIAL_COM1_IRQ, in_fd, vm->console_out_fd);
+	if (!ret)
+		ret = i8042_create(vm);
+	if (!ret)
+		ret = rtc_create(vm);
+	if (!ret)
+		ret = exit_port_create(vm);
+	return ret;
+}

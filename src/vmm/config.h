@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The VM configuration: plain data filled in by the API layer, validated as it
+ * is set, and turned into a running VM by vm_run(). Nothing here touches KVM,
+ * so it is unit-testable on any host.
+ */
+#ifndef KRUN_CONFIG_H
+#define KRUN_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define VM_MAX_VCPUS      64	     /* the guest kernel's NR_CPUS */
+#define VM_MIN_RAM_MIB    32
+#define VM_MAX_RAM_MIB    (1u << 20) /* 1 TiB */
+#define VM_MAX_PATH       4096
+#define VM_MAX_CMDLINE    2048	     /* COMMAND_LINE_SIZE of x86 Linux */
+#define VM_MAX_ARGS       4096	     /* entries in argv/envp/rlimit arrays */
+#define VM_MAX_STRING     (128 * 1024)
+
+#define VM_DEFAULT_VCPUS   1
+#define VM_DEFAULT_RAM_MIB 512
+
+enum kernel_source {
+	KERNEL_BUNDLED, /* libkrunfw.so.5 */
+	KERNEL_FILE,	/* krun_set_kernel() */
+};
+
+struct vm_config {
+	unsigned int vcpus;
+	unsigned int ram_mib;
+
+	enum kernel_source kernel_source;
+	char *kernel_path;
+	uint32_t kernel_format;
+	char *initramfs_path;
+	char *extra_cmdline; /* appended to the VMM's own command line */
+	char *kernel_console; /* value of console=, NULL for the default */
+
+	char *console_output; /* implicit console writes here instead of stdout */
+
+	char *root_path;
+	char *exec_path;
+	char **argv; /* NULL-terminated, without argv[0] */
+	char **envp; /* NULL-terminated */
+	char *workdir;
+	char **rlimits;
+
+	bool has_uid, has_gid;
+	uid_t uid;
+	gid_t gid;
+
+	bool nested_virt;
+	bool split_irqchip;
+};
+
+void vm_config_init(struct vm_config *cfg);
+void vm_config_release(struct vm_config *cfg);
+
+int vm_config_set_shape(struct vm_config *cfg, unsigned int vcpus, unsigned int ram_mib);
+int vm_config_set_kernel(struct vm_config *cfg, const char *path, uint32_t format,
+			 const char *initramfs, const char *cmdline);
+int vm_config_set_kernel_console(struct vm_config *cfg, const char *console);
+int vm_config_set_console_output(struct vm_config *cfg, const char *path);
+int vm_config_set_root(struct vm_config *cfg, const char *path);
+int vm_config_set_exec(struct vm_config *cfg, const char *path, const char *const argv[],
+		       const char *const envp[]);
+int vm_config_set_env(struct vm_config *cfg, const char *const envp[]);
+int vm_config_set_workdir(struct vm_config *cfg, const char *path);
+int vm_config_set_rlimits(struct vm_config *cfg, const char *const rlimits[]);
+
+/* The guest kernel's command line; returns its length or -E2BIG. */
+int vm_config_cmdline(const struct vm_config *cfg, char *buf, size_t len);
+
+/* Checks that need the whole picture; run by krun_start_enter(). */
+int vm_config_validate(const struct vm_config *cfg);
+
+/* Helpers shared with the API layer. */
+int config_dup_string(char **dst, const char *src, size_t max_len);
+int config_dup_string_array(char ***dst, const char *const src[]);
+void config_free_string_array(char **arr);
+int config_parse_rlimit(const char *spec, int *resource, uint64_t *cur, uint64_t *max);
+
+#endif

@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * vCPU threads: KVM_RUN until the VM stops, dispatching port I/O and MMIO
+ * exits to the buses.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "arch/x86_64/arch.h"
+#include "vmm/log.h"
+#include "vmm/vcpu.h"
+#include "vmm/vm.h"
+
+int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int index)
+{
+	void *run;
+	int ret;
+
+	vcpu->vm = vm;
+	vcpu->index = index;
+	vcpu->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)index);
+	if (vcpu->fd < 0) {
+		ret = -errno;
+		pr_err("KVM_CREATE_VCPU %u: %s", index, strerror(errno));
+		return ret;
+	}
+	run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu->fd, 0);
+	if (run == MAP_FAILED) {
+		ret = -errno;
+		close(vcpu->fd);
+		vcpu->fd = -1;
+		return ret;
+	}
+	vcpu->run = run;
+	return arch_setup_vcpu(vcpu);
+}
+
+void vcpu_release(struct vcpu *vcpu)
+{
+	if (vcpu->run)
+		munmap(vcpu->run, vcpu->vm->run_size);
+	if (vcpu->fd >= 0)
+		close(vcpu->fd);
+	vcpu->run = NULL;
+	vcpu->fd = -1;
+}
+
+static void handle_io(struct vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+
+	/* "count" > 1 for rep ins/outs; data is inside the shared run page. */
+	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size) {
+		if (run->io.direction == KVM_EXIT_IO_OUT)
+			bus_write(&vcpu->vm->pio, run->io.port, data, run->io.size);
+		else
+			bus_read(&vcpu->vm->pio, run->io.port, data, run->io.size);
+	}
+}
+
+static void handle_mmio(struct vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+	uint32_t len = run->mmio.len;
+
+	if (len > sizeof(run->mmio.data))
+		return;
+	if (run->mmio.is_write)
+		bus_write(&vcpu->vm->mmio, run->mmio.phys_addr, run->mmio.data, len);
+	else
+		bus_read(&vcpu->vm->mmio, run->mmio.phys_addr, run->mmio.data, len);
+}
+
+static void report_failure(struct vcpu *vcpu, const char *what)
+{
+	struct kvm_regs regs;
+
+	if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) == 0)
+		pr_err("vCPU %u: %s at rip 0x%llx", vcpu->index, what, (unsigned long long)regs.rip);
+	else
+		pr_err("vCPU %u: %s", vcpu->index, what);
+	vm_stop(vcpu->vm, VM_STOP_ERROR, VM_STATUS_VMM_ERROR);
+}
+
+/* Returns false when this vCPU is done. */
+static bool handle_exit(struct vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		handle_io(vcpu);
+		return true;
+	case KVM_EXIT_MMIO:
+		handle_mmio(vcpu);
+		return true;
+	case KVM_EXIT_INTR:
+		return true;
+	case KVM_EXIT_SHUTDOWN: /* triple fault, or a reset the guest forced */
+		pr_debug("vCPU %u: shutdown exit", vcpu->index);
+		vm_stop(vcpu->vm, VM_STOP_RESET, VM_STATUS_NO_REPORT);
+		return false;
+	case KVM_EXIT_SYSTEM_EVENT:
+		vm_stop(vcpu->vm, VM_STOP_RESET, VM_STATUS_NO_REPORT);
+		return false;
+	case KVM_EXIT_HLT:
+		vm_stop(vcpu->vm, VM_STOP_RESET, VM_STATUS_NO_REPORT);
+		return false;
+	case KVM_EXIT_FAIL_ENTRY:
+		report_failure(vcpu, "KVM entry failed");
+		return false;
+	case KVM_EXIT_INTERNAL_ERROR:
+		report_failure(vcpu, "KVM internal error (emulation failure?)");
+		return false;
+	default:
+		pr_err("vCPU %u: unexpected exit reason %u", vcpu->index, run->exit_reason);
+		report_failure(vcpu, "unhandled exit");
+		return false;
+	}
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *vcpu = arg;
+	sigset_t all;
+
+	/* Signals are the main thread's business. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+
+	while (atomic_load(&vcpu->vm->stop_reason) == VM_RUNNING) {
+		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			pr_err("vCPU %u: KVM_RUN: %s", vcpu->index, strerror(errno));
+			vm_stop(vcpu->vm, VM_STOP_ERROR, VM_STATUS_VMM_ERROR);
+			break;
+		}
+		if (!handle_exit(vcpu))
+			break;
+	}
+	return NULL;
+}
+
+int vcpu_start(struct vcpu *vcpu)
+{
+	int ret = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
+
+	if (ret)
+		pr_err("cannot start vCPU %u thread: %s", vcpu->index, strerror(ret));
+	return -ret;
+}

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KRUN_VM_H
+#define KRUN_VM_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmm/bus.h"
+#include "vmm/config.h"
+#include "vmm/event_loop.h"
+#include "vmm/memory.h"
+
+/* Why the VM stopped. */
+enum vm_stop_reason {
+	VM_RUNNING = 0,
+	VM_STOP_EXIT_STATUS, /* the guest reported the workload's status */
+	VM_STOP_RESET,	     /* reboot / triple fault without a status */
+	VM_STOP_ERROR,	     /* the VMM or KVM failed */
+};
+
+/* Exit status of the host process when the guest never reported one. */
+#define VM_STATUS_NO_REPORT 1
+#define VM_STATUS_VMM_ERROR 125
+
+struct vcpu {
+	struct vm *vm;
+	unsigned int index;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+};
+
+struct vm {
+	const struct vm_config *cfg;
+	int kvm_fd;
+	int vm_fd;
+	struct guest_mem mem;
+	struct bus pio;
+	struct bus mmio;
+
+	struct kvm_cpuid2 *supported_cpuid;
+	size_t run_size;
+	unsigned int nvcpus;
+	struct vcpu *vcpus;
+
+	struct event_loop loop;
+	uint64_t kernel_entry;
+	int console_out_fd; /* implicit console output */
+
+	/* Stopping: the first vm_stop() wins and wakes the main thread. */
+	atomic_int stop_reason;
+	int exit_status;
+	int stop_efd;
+	struct event_source stop_source;
+};
+
+/* Build the VM described by cfg and run it; returns the process exit status. */
+int vm_run(const struct vm_config *cfg);
+
+/* Ask the VM to stop; safe from any thread, only the first call counts. */
+void vm_stop(struct vm *vm, enum vm_stop_reason reason, int status);
+
+/* Drive an interrupt line of the in-kernel irqchip. */
+int vm_irq_line(struct vm *vm, unsigned int irq, int level);
+
+#endif

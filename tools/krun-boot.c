@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * krun-boot: boot a kernel and initramfs in a microVM through the libkrun
+ * API, the way a client of the library does it. The process exits with the
+ * guest's exit status.
+ *
+ *   krun-boot [options] INITRAMFS
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libkrun.h>
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: krun-boot [options] INITRAMFS\n"
+		"Boot the bundled guest kernel (or --kernel) with INITRAMFS in a KVM microVM.\n"
+		"The exit status is the one the guest reports.\n\n"
+		"  -c, --cpus N            vCPUs (default 1)\n"
+		"  -m, --memory MIB        guest RAM in MiB (default 512)\n"
+		"  -k, --kernel PATH       kernel image instead of the bundled one\n"
+		"  -f, --kernel-format F   elf (vmlinux, default) or bzimage\n"
+		"  -a, --append ARGS       appended to the kernel command line\n"
+		"  -o, --console-output F  write the console to file F, not stdout\n"
+		"  -l, --log-level N       0 (off) .. 5 (trace)\n"
+		"  -h, --help\n");
+}
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	return (errno || *end || !*s || *out > max) ? -1 : 0;
+}
+
+struct options {
+	unsigned long cpus, memory, log_level;
+	const char *kernel, *append, *console_output, *initramfs;
+	uint32_t format;
+};
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{"cpus", required_argument, NULL, 'c'},
+		{"memory", required_argument, NULL, 'm'},
+		{"kernel", required_argument, NULL, 'k'},
+		{"kernel-format", required_argument, NULL, 'f'},
+		{"append", required_argument, NULL, 'a'},
+		{"console-output", required_argument, NULL, 'o'},
+		{"log-level", required_argument, NULL, 'l'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "c:m:k:f:a:o:l:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			if (parse_uint(optarg, 255, &o->cpus) < 0 || !o->cpus)
+				return -1;
+			break;
+		case 'm':
+			if (parse_uint(optarg, UINT32_MAX, &o->memory) < 0)
+				return -1;
+			break;
+		case 'k':
+			o->kernel = optarg;
+			break;
+		case 'f':
+			if (!strcmp(optarg, "elf"))
+				o->format = KRUN_KERNEL_FORMAT_ELF;
+			else if (!strcmp(optarg, "bzimage"))
+				o->format = KRUN_KERNEL_FORMAT_RAW;
+			else
+				return -1;
+			break;
+		case 'a':
+			o->append = optarg;
+			break;
+		case 'o':
+			o->console_output = optarg;
+			break;
+		case 'l':
+			if (parse_uint(optarg, KRUN_LOG_LEVEL_TRACE, &o->log_level) < 0)
+				return -1;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			return -1;
+		}
+	}
+	if (optind != argc - 1)
+		return -1;
+	o->initramfs = argv[optind];
+	return 0;
+}
+
+static int check(const char *what, int ret)
+{
+	if (ret < 0)
+		fprintf(stderr, "krun-boot: %s: %s (%d)\n", what, strerror(-ret), ret);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = {.cpus = 1, .memory = 512, .log_level = KRUN_LOG_LEVEL_WARN,
+			    .format = KRUN_KERNEL_FORMAT_ELF};
+	int ctx;
+
+	if (parse_args(argc, argv, &o) < 0) {
+		usage(stderr);
+		return 2;
+	}
+	if (check("krun_init_log", krun_init_log(KRUN_LOG_TARGET_DEFAULT, (uint32_t)o.log_level,
+						 KRUN_LOG_STYLE_AUTO, 0)) < 0)
+		return 1;
+	ctx = krun_create_ctx();
+	if (check("krun_create_ctx", ctx) < 0)
+		return 1;
+	if (check("krun_set_vm_config",
+		  krun_set_vm_config((uint32_t)ctx, (uint8_t)o.cpus, (uint32_t)o.memory)) < 0 ||
+	    check("krun_set_kernel", krun_set_kernel((uint32_t)ctx, o.kernel, o.format,
+						     o.initramfs, o.append)) < 0)
+		return 1;
+	if (o.console_output &&
+	    check("krun_set_console_output",
+		  krun_set_console_output((uint32_t)ctx, o.console_output)) < 0)
+		return 1;
+
+	/* Only returns on failure; otherwise the process exits with the guest's status. */
+	check("krun_start_enter", krun_start_enter((uint32_t)ctx));
+	return 1;
+}
