@@ -22,8 +22,8 @@ MUSLCC  ?= musl-gcc
 
 WARN     := -Wall -Wextra -Werror
 CFLAGS   ?= -O2 -g
-BASE_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Isrc -MMD -MP
-LIB_CFLAGS  := $(BASE_CFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden
+BASE_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Isrc
+LIB_CFLAGS  := $(BASE_CFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden -MMD -MP
 LIB_LDLIBS  := -ldl -lpthread
 
 SONAME  := libkrun.so.$(VERSION_MAJOR)
@@ -36,7 +36,6 @@ TOOLS := $(B)/krun-boot
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(wildcard tests/unit/test_*.c))
 GUEST_PROGS := $(B)/tests/guest/hello-init
-INTEGRATION_PROGS := $(B)/tests/integration/boot-api
 TEST_INITRAMFS := $(B)/tests/guest/hello.cpio.gz
 
 .PHONY: all lib krunfw tools install check check-unit check-guest check-guest-here \
@@ -55,7 +54,7 @@ $(B)/obj/%.o: %.c
 # libkrunfw.so.5 is found next to libkrun through $ORIGIN.
 $(B)/$(LIBREAL): $(LIB_OBJS)
 	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined -Wl,-z,relro -Wl,-z,now \
-		-Wl,-rpath,'$$ORIGIN' -o $@ $^ $(LIB_LDLIBS)
+		-Wl,-rpath,'$$ORIGIN' $(CFLAGS) -o $@ $^ $(LIB_LDLIBS)
 
 $(B)/$(SONAME): $(B)/$(LIBREAL)
 	ln -sfn $(LIBREAL) $@
@@ -103,17 +102,17 @@ $(B)/tests/guest/%: tests/integration/guest/%.c
 $(TEST_INITRAMFS): $(GUEST_PROGS) tests/integration/mkinitramfs.sh
 	tests/integration/mkinitramfs.sh $@ $(B)/tests/guest/hello-init
 
-$(B)/tests/integration/%: tests/integration/%.c $(B)/$(SONAME)
-	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< -L$(B) -lkrun -Wl,-rpath,$(B)
-
 # The guest test script runs from build/ so the test host, which copies
 # build/, has it.
 $(B)/tests/guest-tests.sh: tests/integration/guest-tests.sh
 	@mkdir -p $(dir $@)
 	cp $< $@
 
-tests: all $(UNIT_TESTS) $(INTEGRATION_PROGS) $(TEST_INITRAMFS) $(B)/tests/guest-tests.sh
+$(B)/bench/tslines: bench/tslines.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $<
+
+tests: all $(B)/bench/tslines $(UNIT_TESTS) $(TEST_INITRAMFS) $(B)/tests/guest-tests.sh
 
 check: tests
 	tests/run-all.sh $(B)

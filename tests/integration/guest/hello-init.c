@@ -7,7 +7,8 @@
  * Driven by the kernel command line (unknown key=value parameters reach
  * init as environment variables):
  *   krun_test_status=N   status to report (default 7)
- *   krun_test_mode=panic return from PID 1 instead: the kernel panics
+ *   krun_test_mode=panic  return from PID 1 instead: the kernel panics
+ *   krun_test_mode=reboot reboot without reporting (what any init can do)
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -58,6 +59,8 @@ int main(void)
 
 	if (mode && !strcmp(mode, "panic"))
 		return 3; /* PID 1 exits: the kernel panics and, with panic=-1, reboots */
+	if (mode && !strcmp(mode, "reboot"))
+		reboot(RB_AUTOBOOT);
 	report_status(status ? atoi(status) : 7);
 	for (;;)
 		pause();

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# guest-env.sh COMMAND...: run a guest-booting test command where a standard
+# guest can boot: on this host when /dev/kvm has VMX/SVM behind it, otherwise
+# inside the KVM test host (QEMU TCG with nested SVM). Never skips silently.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+
+if [ -w /dev/kvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo; then
+	echo "guest tests: running directly on this host (/dev/kvm with hardware virtualization)"
+	exec "$@"
+fi
+why="no /dev/kvm"
+[ -e /dev/kvm ] && why="/dev/kvm here cannot boot standard guests (no VMX/SVM$( [ -d /sys/module/kvm_pvm ] && echo ', kvm_pvm'))"
+if ! command -v qemu-system-x86_64 >/dev/null; then
+	echo "guest tests: $why, and qemu-system-x86_64 is missing for the KVM test host." >&2
+	echo "guest tests: run scripts/deps.sh first. Failing rather than skipping." >&2
+	exit 1
+fi
+echo "guest tests: $why: running inside the KVM test host (QEMU TCG + nested SVM)"
+exec "$here/kvm-host/run.sh" "$@"

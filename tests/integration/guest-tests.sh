@@ -1,0 +1,81 @@
+#!/bin/sh
+# guest-tests.sh BUILD: boot real guests through the public API (krun-boot)
+# and check what comes out: bytes on stdout, the exit status, files.
+# Needs a /dev/kvm that boots standard guests; tests/guest-env.sh picks where.
+# POSIX sh: it also runs under busybox inside the KVM test host.
+build=$1
+boot="$build/krun-boot"
+initrd="$build/tests/guest/hello.cpio.gz"
+tmp=$(mktemp -d)
+passed=0
+failed=0
+TIMEOUT=${GUEST_TEST_TIMEOUT:-300}
+
+ok() { passed=$((passed + 1)); echo "ok   - $1"; }
+fail() { failed=$((failed + 1)); echo "FAIL - $1"; }
+
+# run NAME ARGS...: krun-boot with a time limit; sets $status, $out, $err.
+run() {
+	name=$1
+	shift
+	start=$(date +%s%N 2>/dev/null || echo 0)
+	timeout "$TIMEOUT" "$boot" "$@" >"$tmp/out" 2>"$tmp/err"
+	status=$?
+	end=$(date +%s%N 2>/dev/null || echo 0)
+	out=$(cat "$tmp/out")
+	err=$(cat "$tmp/err")
+	echo "     $name: exit $status in $(((end - start) / 1000000)) ms"
+}
+
+expect() { # expect DESCRIPTION CONDITION...
+	desc=$1
+	shift
+	if "$@"; then ok "$desc"; else
+		fail "$desc"
+		echo "     stdout: $(head -c 2000 "$tmp/out")"
+		echo "     stderr: $(head -c 2000 "$tmp/err")"
+	fi
+}
+
+has() { case "$1" in *"$2"*) return 0 ;; esac; return 1; }
+
+run "bundled kernel" "$initrd"
+expect "bundled kernel: the guest's line reaches stdout" has "$out" "hello from the guest"
+expect "bundled kernel: exit status 7 from the guest" [ "$status" -eq 7 ]
+expect "bundled kernel: one vCPU" has "$out" "cpus=1"
+
+run "status 0" --append krun_test_status=0 "$initrd"
+expect "exit status 0 propagates" [ "$status" -eq 0 ]
+run "status 255" --append krun_test_status=255 "$initrd"
+expect "exit status 255 propagates" [ "$status" -eq 255 ]
+
+run "ELF vmlinux" --kernel "$build/krunfw/vmlinux" --kernel-format elf "$initrd"
+expect "ELF vmlinux from a file boots: line and status 7" \
+	sh -c "[ $status -eq 7 ] && grep -q 'hello from the guest' '$tmp/out'"
+
+run "bzImage" --kernel "$build/krunfw/bzImage" --kernel-format bzimage "$initrd"
+expect "bzImage boots: line and status 7" \
+	sh -c "[ $status -eq 7 ] && grep -q 'hello from the guest' '$tmp/out'"
+
+run "2 vCPUs" --cpus 2 "$initrd"
+expect "2 vCPUs: the guest sees 2 CPUs (MP table)" has "$out" "cpus=2"
+expect "2 vCPUs: status 7" [ "$status" -eq 7 ]
+
+run "4 vCPUs, 1 GiB" --cpus 4 --memory 1024 "$initrd"
+expect "4 vCPUs: the guest sees 4 CPUs" has "$out" "cpus=4"
+
+run "guest panics" --append krun_test_mode=panic "$initrd"
+expect "a guest that dies without a status: exit 1 and a warning" \
+	sh -c "[ $status -eq 1 ] && grep -q 'without reporting an exit status' '$tmp/err'"
+
+run "console to file" --console-output "$tmp/console.txt" "$initrd"
+expect "console output goes to the file, not stdout" \
+	sh -c "grep -q 'hello from the guest' '$tmp/console.txt' && ! grep -q hello '$tmp/out'"
+
+run "bad kernel" --kernel "$initrd" --kernel-format elf "$initrd"
+expect "a kernel that is not ELF is refused before boot" \
+	sh -c "[ $status -ne 0 ] && grep -q 'not a valid' '$tmp/err'"
+
+rm -rf "$tmp"
+echo "guest: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# run-all.sh BUILD: the whole test suite, as `make check` runs it. Prints each
+# part's result and a final "N passed, N failed" line.
+set -uo pipefail
+build=$1
+here=$(cd "$(dirname "$0")" && pwd)
+passed=0 failed=0 skipped=0
+
+tally() { # add up the last "part: N passed, M failed[, K skipped]" line of $1
+	local line
+	line=$(grep -aE '^[a-z-]+: [0-9]+ passed, [0-9]+ failed' <<<"$1" | tail -1)
+	if [ -z "$line" ]; then
+		echo "run-all: $2 printed no result line: counted as a failure"
+		failed=$((failed + 1))
+		return
+	fi
+	passed=$((passed + $(sed -E 's/^[a-z-]+: ([0-9]+) passed.*/\1/' <<<"$line")))
+	failed=$((failed + $(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")))
+	if grep -q skipped <<<"$line"; then
+		skipped=$((skipped + $(sed -E 's/.* ([0-9]+) skipped.*/\1/' <<<"$line")))
+	fi
+}
+
+section() { echo; echo "=== $1"; }
+
+section "unit tests (host)"
+out=$("$here/unit/run.sh" "$build" 2>&1); echo "$out"; tally "$out" unit
+
+section "host tests"
+out=$("$here/integration/host-tests.sh" "$build" 2>&1); echo "$out"; tally "$out" host
+
+section "guest-booting tests"
+# Streamed through tee: in the test host they take a while.
+out=$("$here/guest-env.sh" "$build/tests/guest-tests.sh" "$build" 2>&1 | tee /dev/stderr)
+rc=$?
+tally "$out" guest
+[ $rc -ne 0 ] && [ "$failed" -eq 0 ] && { echo "run-all: guest tests exited $rc"; failed=$((failed + 1)); }
+
+echo
+echo "total: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
