@@ -29,17 +29,19 @@ LIB_LDLIBS  := -ldl -lpthread
 SONAME  := libkrun.so.$(VERSION_MAJOR)
 LIBREAL := libkrun.so.$(VERSION)
 
-LIB_SRCS := $(wildcard src/api/*.c src/vmm/*.c src/arch/x86_64/*.c src/devices/legacy/*.c)
+LIB_SRCS := $(wildcard src/api/*.c src/vmm/*.c src/arch/x86_64/*.c src/devices/legacy/*.c \
+	src/devices/virtio/*.c src/devices/virtio/fs/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 
-TOOLS := $(B)/krun-boot
+TOOLS := $(B)/krun-boot $(B)/krun-chroot
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(wildcard tests/unit/test_*.c))
-GUEST_PROGS := $(B)/tests/guest/hello-init
+GUEST_PROGS := $(B)/tests/guest/hello-init $(B)/tests/guest/krun-probe
+TEST_SCRIPTS := $(addprefix $(B)/tests/,guest-tests.sh chroot-tests.sh manifest.sh)
 TEST_INITRAMFS := $(B)/tests/guest/hello.cpio.gz
 
 .PHONY: all lib krunfw tools install check check-unit check-guest check-guest-here \
-	check-asan bench clean tests
+	check-asan bench clean tests fuzz rootfs demo
 .DELETE_ON_ERROR:
 
 all: lib krunfw tools
@@ -49,6 +51,16 @@ lib: $(B)/$(LIBREAL) $(B)/$(SONAME) $(B)/libkrun.so $(B)/libkrun.pc
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_CFLAGS) -c -o $@ $<
+
+# The guest init: static (musl), embedded in the library by init_blob.c.
+INIT := $(B)/init/krun-init
+$(INIT): $(wildcard init/*.c init/*.h) src/guest_abi.h
+	@mkdir -p $(dir $@)
+	$(MUSLCC) -std=gnu11 $(WARN) -Os -static -Isrc -o $@ $(filter %.c,$^)
+
+$(B)/obj/src/vmm/init_blob.o: src/vmm/init_blob.c $(INIT)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CFLAGS) -DKRUN_INIT_BINARY='"$(INIT)"' -c -o $@ $<
 
 # Exported symbols are exactly the KRUN_EXPORT functions (visibility=hidden).
 # libkrunfw.so.5 is found next to libkrun through $ORIGIN.
@@ -102,9 +114,9 @@ $(B)/tests/guest/%: tests/integration/guest/%.c
 $(TEST_INITRAMFS): $(GUEST_PROGS) tests/integration/mkinitramfs.sh
 	tests/integration/mkinitramfs.sh $@ $(B)/tests/guest/hello-init
 
-# The guest test script runs from build/ so the test host, which copies
-# build/, has it.
-$(B)/tests/guest-tests.sh: tests/integration/guest-tests.sh
+# Guest test scripts run from build/ so the test host, which copies build/,
+# has them.
+$(B)/tests/%.sh: tests/integration/%.sh
 	@mkdir -p $(dir $@)
 	cp $< $@
 
@@ -112,7 +124,7 @@ $(B)/bench/tslines: bench/tslines.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $<
 
-tests: all $(B)/bench/tslines $(UNIT_TESTS) $(TEST_INITRAMFS) $(B)/tests/guest-tests.sh
+tests: all rootfs $(B)/bench/tslines $(UNIT_TESTS) $(GUEST_PROGS) $(TEST_INITRAMFS) $(TEST_SCRIPTS)
 
 check: tests
 	tests/run-all.sh $(B)
@@ -132,8 +144,44 @@ check-asan:
 		lib $(patsubst $(B)/%,$(B)-asan/%,$(UNIT_TESTS))
 	tests/unit/run.sh $(B)-asan
 
+# libFuzzer targets (clang), each run for FUZZ_TIME seconds.
+FUZZ_TIME ?= 60
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SRCS := $(filter-out src/api/% src/vmm/vm.c src/vmm/vcpu.c src/vmm/init_blob.c,$(LIB_SRCS))
+
+$(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS)
+	@mkdir -p $(dir $@)
+	clang -std=gnu11 -D_GNU_SOURCE -Iinclude -Isrc -g -O1 \
+		-fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_SRCS) -ldl -lpthread
+
+fuzz: $(FUZZ_TARGETS)
+	@for f in $(FUZZ_TARGETS); do \
+		mkdir -p $(B)/fuzz/corpus-$$(basename $$f); \
+		echo "fuzz: $$(basename $$f) for $(FUZZ_TIME) s"; \
+		KRUN_LOG_LEVEL=off $$f -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
+			$(B)/fuzz/corpus-$$(basename $$f) 2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' \
+			|| exit 1; \
+	done
+
+# The README's main job: a command in a microVM, on a busybox root filesystem
+# (directly, or inside the KVM test host where this host's KVM cannot).
+ROOTFS := $(B)/rootfs
+
+$(ROOTFS)/bin/busybox: scripts/mkrootfs.sh
+	scripts/mkrootfs.sh $(ROOTFS)
+
+rootfs: $(ROOTFS)/bin/busybox
+
+$(B)/tests/demo.sh: tests/demo.sh
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+demo: all rootfs $(B)/tests/demo.sh
+	tests/guest-env.sh $(B)/tests/demo.sh $(B); echo "demo: exit status $$?"
+
 bench: tests
 	bench/boot.sh $(B)
+	bench/fs.sh $(B)
 
 clean:
 	rm -rf $(B) $(B)-asan

@@ -130,7 +130,12 @@ int32_t krun_add_disk2(uint32_t ctx_id, const char *block_id, const char *disk_p
 int32_t krun_add_disk3(uint32_t ctx_id, const char *block_id, const char *disk_path,
 		       uint32_t disk_format, bool read_only, bool direct_io, uint32_t sync_mode);
 
-/* No longer supported (was macOS only); kept for ABI compatibility. */
+/*
+ * Share more host directories: each entry is "HOST_PATH:GUEST_PATH", with an
+ * optional ":ro" suffix. Each becomes a virtio-fs device that the built-in
+ * init mounts at GUEST_PATH before starting the workload. (Upstream retired
+ * this call, which was macOS-only; here it works on Linux.)
+ */
 int32_t krun_set_mapped_volumes(uint32_t ctx_id, const char *const mapped_volumes[]);
 
 /* Share a host directory with the guest as a virtio-fs device with tag "c_tag". */

@@ -12,7 +12,7 @@ packages=(
 	# default rootfs and test initramfs
 	busybox-static
 	# KVM test host, QEMU peer for the benchmarks, fuzzers
-	qemu-system-x86 qemu-system-data clang
+	qemu-system-x86 qemu-system-data clang libclang-rt-14-dev
 )
 
 missing=()

@@ -6,18 +6,19 @@ build=$1
 here=$(cd "$(dirname "$0")" && pwd)
 passed=0 failed=0 skipped=0
 
-tally() { # add up the last "part: N passed, M failed[, K skipped]" line of $1
-	local line
-	line=$(grep -aE '^[a-z-]+: [0-9]+ passed, [0-9]+ failed' <<<"$1" | tail -1)
-	if [ -z "$line" ]; then
+tally() { # add up every "suite: N passed, M failed[, K skipped]" line of $1
+	local line found=0
+	while read -r line; do
+		found=1
+		passed=$((passed + $(sed -E 's/^[a-z-]+: ([0-9]+) passed.*/\1/' <<<"$line")))
+		failed=$((failed + $(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")))
+		if grep -q skipped <<<"$line"; then
+			skipped=$((skipped + $(sed -E 's/.* ([0-9]+) skipped.*/\1/' <<<"$line")))
+		fi
+	done < <(grep -aE '^[a-z-]+: [0-9]+ passed, [0-9]+ failed' <<<"$1")
+	if [ $found -eq 0 ]; then
 		echo "run-all: $2 printed no result line: counted as a failure"
 		failed=$((failed + 1))
-		return
-	fi
-	passed=$((passed + $(sed -E 's/^[a-z-]+: ([0-9]+) passed.*/\1/' <<<"$line")))
-	failed=$((failed + $(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")))
-	if grep -q skipped <<<"$line"; then
-		skipped=$((skipped + $(sed -E 's/.* ([0-9]+) skipped.*/\1/' <<<"$line")))
 	fi
 }
 
@@ -31,7 +32,7 @@ out=$("$here/integration/host-tests.sh" "$build" 2>&1); echo "$out"; tally "$out
 
 section "guest-booting tests"
 # Streamed through tee: in the test host they take a while.
-out=$("$here/guest-env.sh" "$build/tests/guest-tests.sh" "$build" 2>&1 | tee /dev/stderr)
+out=$("$here/guest-env.sh" sh -c "'$build/tests/guest-tests.sh' '$build'; '$build/tests/chroot-tests.sh' '$build'" 2>&1 | tee /dev/stderr)
 rc=$?
 tally "$out" guest
 [ $rc -ne 0 ] && [ "$failed" -eq 0 ] && { echo "run-all: guest tests exited $rc"; failed=$((failed + 1)); }

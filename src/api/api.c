@@ -10,6 +10,7 @@
 
 #include "api/ctx.h"
 #include "libkrun.h"
+#include "vmm/guest_config.h"
 #include "vmm/kvm.h"
 #include "vmm/log.h"
 #include "vmm/util.h"
@@ -73,6 +74,46 @@ KRUN_EXPORT int32_t krun_set_console_output(uint32_t ctx_id, const char *c_filep
 KRUN_EXPORT int32_t krun_set_root(uint32_t ctx_id, const char *root_path)
 {
 	return WITH_CONFIG(ctx_id, cfg, vm_config_set_root(cfg, root_path));
+}
+
+KRUN_EXPORT int32_t krun_add_virtiofs(uint32_t ctx_id, const char *c_tag, const char *c_path)
+{
+	return WITH_CONFIG(ctx_id, cfg, vm_config_add_share(cfg, c_tag, c_path, false));
+}
+
+KRUN_EXPORT int32_t krun_add_virtiofs2(uint32_t ctx_id, const char *c_tag, const char *c_path,
+				       uint64_t shm_size)
+{
+	/* No DAX window: the guest uses the regular FUSE read/write path. */
+	(void)shm_size;
+	return WITH_CONFIG(ctx_id, cfg, vm_config_add_share(cfg, c_tag, c_path, false));
+}
+
+KRUN_EXPORT int32_t krun_add_virtiofs3(uint32_t ctx_id, const char *c_tag, const char *c_path,
+				       uint64_t shm_size, bool read_only)
+{
+	(void)shm_size;
+	return WITH_CONFIG(ctx_id, cfg, vm_config_add_share(cfg, c_tag, c_path, read_only));
+}
+
+/*
+ * Retired upstream (it was macOS-only); here it works on Linux too: each
+ * "HOST:GUEST[:ro]" becomes a virtio-fs share that init mounts at GUEST.
+ */
+KRUN_EXPORT int32_t krun_set_mapped_volumes(uint32_t ctx_id, const char *const mapped_volumes[])
+{
+	return WITH_CONFIG(ctx_id, cfg, vm_config_set_mapped_volumes(cfg, mapped_volumes));
+}
+
+KRUN_EXPORT int32_t krun_get_default_init(const uint8_t **data_out, size_t *len_out)
+{
+	if (!data_out || !len_out) {
+		pr_err("krun_get_default_init: NULL output pointer");
+		return -EINVAL;
+	}
+	*data_out = krun_init_blob;
+	*len_out = krun_init_blob_size;
+	return 0;
 }
 
 KRUN_EXPORT int32_t krun_set_exec(uint32_t ctx_id, const char *exec_path, const char *const argv[],
@@ -152,8 +193,9 @@ KRUN_EXPORT int32_t krun_has_feature(uint64_t feature)
 	case KRUN_FEATURE_INTEL_TDX:
 	case KRUN_FEATURE_AWS_NITRO:
 	case KRUN_FEATURE_VIRGL_RESOURCE_MAP2:
+		return 0; /* not built in yet */
 	case KRUN_FEATURE_INIT_BLOB:
-		return 0; /* none of these is built in yet */
+		return 1;
 	default:
 		return -EINVAL;
 	}
@@ -162,16 +204,11 @@ KRUN_EXPORT int32_t krun_has_feature(uint64_t feature)
 /* What this build cannot run yet; krun_start_enter() refuses it by name. */
 static int check_supported(const struct vm_config *cfg)
 {
-	if (cfg->root_path) {
-		pr_err("krun_start_enter: a virtio-fs root (krun_set_root) needs the virtio-fs "
-		       "device, which this build does not have yet");
-		return -ENOTSUP;
-	}
 	if (cfg->split_irqchip) {
 		pr_err("krun_start_enter: split irqchip is not supported");
 		return -ENOTSUP;
 	}
-	if (cfg->kernel_source == KERNEL_BUNDLED && !cfg->initramfs_path) {
+	if (cfg->kernel_source == KERNEL_BUNDLED && !cfg->initramfs_path && !cfg->root_path) {
 		pr_err("krun_start_enter: nothing to run: set a root (krun_set_root) or a kernel "
 		       "with an initramfs (krun_set_kernel)");
 		return -EINVAL;

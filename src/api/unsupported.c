@@ -84,35 +84,6 @@ KRUN_EXPORT int32_t krun_set_root_disk_remount(uint32_t ctx_id, const char *devi
 
 /* Shared directories beyond the root (virtio-fs) */
 
-KRUN_EXPORT int32_t krun_set_mapped_volumes(uint32_t ctx_id, const char *const mapped_volumes[])
-{
-	(void)mapped_volumes;
-	return refuse(ctx_id, __func__, "mapped volumes (a macOS-only, retired interface)");
-}
-
-KRUN_EXPORT int32_t krun_add_virtiofs(uint32_t ctx_id, const char *c_tag, const char *c_path)
-{
-	NEED(c_tag && *c_tag && c_path && *c_path);
-	return refuse(ctx_id, __func__, "virtio-fs");
-}
-
-KRUN_EXPORT int32_t krun_add_virtiofs2(uint32_t ctx_id, const char *c_tag, const char *c_path,
-				       uint64_t shm_size)
-{
-	(void)shm_size;
-	NEED(c_tag && *c_tag && c_path && *c_path);
-	return refuse(ctx_id, __func__, "virtio-fs");
-}
-
-KRUN_EXPORT int32_t krun_add_virtiofs3(uint32_t ctx_id, const char *c_tag, const char *c_path,
-				       uint64_t shm_size, bool read_only)
-{
-	(void)shm_size;
-	(void)read_only;
-	NEED(c_tag && *c_tag && c_path && *c_path);
-	return refuse(ctx_id, __func__, "virtio-fs");
-}
-
 KRUN_EXPORT int32_t krun_fs_add_overlay_file(uint32_t ctx_id, const char *fs_tag, const char *path,
 					     const uint8_t *data, size_t data_len, uint32_t mode,
 					     bool one_shot)
@@ -134,13 +105,6 @@ KRUN_EXPORT int32_t krun_fs_add_overlay_dir(uint32_t ctx_id, const char *fs_tag,
 KRUN_EXPORT int32_t krun_disable_implicit_init(uint32_t ctx_id)
 {
 	return refuse(ctx_id, __func__, "the built-in init");
-}
-
-KRUN_EXPORT int32_t krun_get_default_init(const uint8_t **data_out, size_t *len_out)
-{
-	NEED(data_out && len_out);
-	pr_err("%s: the built-in init is not part of this build", __func__);
-	return -ENOTSUP;
 }
 
 /* Networking */

@@ -11,6 +11,7 @@
 #include "vmm/config.h"
 #include "vmm/log.h"
 #include "vmm/util.h"
+#include "guest_abi.h"
 
 extern char **environ;
 
@@ -35,6 +36,11 @@ void vm_config_release(struct vm_config *cfg)
 	config_free_string_array(cfg->argv);
 	config_free_string_array(cfg->envp);
 	config_free_string_array(cfg->rlimits);
+	for (unsigned int i = 0; i < cfg->nshares; i++) {
+		free(cfg->shares[i].tag);
+		free(cfg->shares[i].path);
+		free(cfg->shares[i].mount_point);
+	}
 	vm_config_init(cfg);
 }
 
@@ -195,23 +201,119 @@ int vm_config_set_console_output(struct vm_config *cfg, const char *path)
 	return config_dup_string(&cfg->console_output, path, VM_MAX_PATH);
 }
 
-int vm_config_set_root(struct vm_config *cfg, const char *path)
+static int check_directory(const char *what, const char *path)
 {
 	struct stat st;
 
-	if (!path || !*path)
-		return -EINVAL;
 	if (stat(path, &st) < 0) {
 		int err = errno;
 
-		pr_err("root %s: %s", path, strerror(err));
+		pr_err("%s %s: %s", what, path, strerror(err));
 		return -err;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		pr_err("root %s is not a directory", path);
+		pr_err("%s %s is not a directory", what, path);
 		return -ENOTDIR;
 	}
-	return config_dup_string(&cfg->root_path, path, VM_MAX_PATH);
+	return 0;
+}
+
+int vm_config_set_root(struct vm_config *cfg, const char *path)
+{
+	int ret;
+
+	if (!path || !*path)
+		return -EINVAL;
+	ret = check_directory("root", path);
+	return ret ? ret : config_dup_string(&cfg->root_path, path, VM_MAX_PATH);
+}
+
+#define VIRTIO_FS_TAG_MAX 36
+
+int vm_config_add_share(struct vm_config *cfg, const char *tag, const char *path, bool read_only)
+{
+	struct fs_share share = {0};
+	int ret;
+
+	if (!tag || !*tag || !path || !*path)
+		return -EINVAL;
+	if (strlen(tag) > VIRTIO_FS_TAG_MAX) {
+		pr_err("virtio-fs tag '%.40s...' longer than %d bytes", tag, VIRTIO_FS_TAG_MAX);
+		return -ENAMETOOLONG;
+	}
+	if (!strcmp(tag, KRUN_FS_ROOT_TAG)) {
+		ret = vm_config_set_root(cfg, path);
+		if (!ret)
+			cfg->root_read_only = read_only;
+		return ret;
+	}
+	for (unsigned int i = 0; i < cfg->nshares; i++) {
+		if (!strcmp(cfg->shares[i].tag, tag)) {
+			pr_err("virtio-fs tag %s is already used", tag);
+			return -EEXIST;
+		}
+	}
+	if (cfg->nshares == VM_MAX_SHARES)
+		return -ENOSPC;
+	ret = check_directory("shared directory", path);
+	if (!ret)
+		ret = config_dup_string(&share.tag, tag, VIRTIO_FS_TAG_MAX);
+	if (!ret)
+		ret = config_dup_string(&share.path, path, VM_MAX_PATH);
+	if (ret) {
+		free(share.tag);
+		free(share.path);
+		return ret;
+	}
+	share.read_only = read_only;
+	cfg->shares[cfg->nshares++] = share;
+	return 0;
+}
+
+static int add_volume(struct vm_config *cfg, const char *spec)
+{
+	char *copy = strndup(spec, VM_MAX_PATH * 2 + 4), *guest, *mode, tag[16];
+	bool ro = false;
+	int ret = -EINVAL;
+
+	if (!copy)
+		return -ENOMEM;
+	guest = strchr(copy, ':');
+	if (!guest)
+		goto out;
+	*guest++ = 0;
+	mode = strchr(guest, ':');
+	if (mode) {
+		*mode++ = 0;
+		if (strcmp(mode, "ro") && strcmp(mode, "rw"))
+			goto out;
+		ro = !strcmp(mode, "ro");
+	}
+	if (!*copy || guest[0] != '/' || !strcmp(guest, "/"))
+		goto out;
+	snprintf(tag, sizeof(tag), "krun-vol%u", cfg->nshares);
+	ret = vm_config_add_share(cfg, tag, copy, ro);
+	if (!ret)
+		ret = config_dup_string(&cfg->shares[cfg->nshares - 1].mount_point, guest,
+					VM_MAX_PATH);
+out:
+	if (ret == -EINVAL)
+		pr_err("bad volume '%.80s' (want HOST:GUEST[:ro], GUEST absolute)", spec);
+	free(copy);
+	return ret;
+}
+
+int vm_config_set_mapped_volumes(struct vm_config *cfg, const char *const volumes[])
+{
+	if (!volumes)
+		return -EINVAL;
+	for (size_t i = 0; volumes[i]; i++) {
+		int ret = add_volume(cfg, volumes[i]);
+
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
 }
 
 int vm_config_set_env(struct vm_config *cfg, const char *const envp[])
@@ -347,6 +449,17 @@ int vm_config_validate(const struct vm_config *cfg)
 }
 
 /*
+ * The guest console: virtio-console (hvc0) when the guest runs a workload
+ * from a root share, the 8250 UART (ttyS0) for a plain kernel + initramfs.
+ */
+const char *vm_config_console(const struct vm_config *cfg)
+{
+	if (cfg->kernel_console)
+		return cfg->kernel_console;
+	return cfg->root_path ? "hvc0" : "ttyS0";
+}
+
+/*
  * The kernel command line: ours first, the user's (krun_set_kernel) last so
  * that it wins where the kernel takes the last value of a parameter.
  *  reboot=k        reboot through the i8042 reset line: the VMM sees it
@@ -354,12 +467,15 @@ int vm_config_validate(const struct vm_config *cfg)
  *  io_delay=none   no port 0x80 writes (each one would be a VM exit)
  *  no_timer_check  skip the IOAPIC timer check; the in-kernel PIT is fine
  */
-int vm_config_cmdline(const struct vm_config *cfg, char *buf, size_t len)
+int vm_config_cmdline(const struct vm_config *cfg, const char *devices, char *buf, size_t len)
 {
 	int n = snprintf(buf, len,
 			 "reboot=k panic=-1 panic_print=0 nomodule io_delay=none no_timer_check "
-			 "8250.nr_uarts=1 console=%s quiet%s%s",
-			 cfg->kernel_console ? cfg->kernel_console : "ttyS0",
+			 "8250.nr_uarts=1 console=%s quiet%s%s%s%s",
+			 vm_config_console(cfg), devices ? devices : "",
+			 cfg->root_path ? " rootfstype=virtiofs root=" KRUN_FS_ROOT_TAG
+					  " rw init=" KRUN_INIT_PATH
+					: "",
 			 cfg->extra_cmdline ? " " : "", cfg->extra_cmdline ? cfg->extra_cmdline : "");
 
 	if (n < 0 || (size_t)n >= len || (size_t)n >= VM_MAX_CMDLINE)

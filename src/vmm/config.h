@@ -28,6 +28,15 @@ enum kernel_source {
 	KERNEL_FILE,	/* krun_set_kernel() */
 };
 
+#define VM_MAX_SHARES 8
+
+struct fs_share {
+	char *tag;
+	char *path;
+	char *mount_point; /* where init mounts it, or NULL */
+	bool read_only;
+};
+
 struct vm_config {
 	unsigned int vcpus;
 	unsigned int ram_mib;
@@ -42,6 +51,9 @@ struct vm_config {
 	char *console_output; /* implicit console writes here instead of stdout */
 
 	char *root_path;
+	bool root_read_only;
+	struct fs_share shares[VM_MAX_SHARES]; /* krun_add_virtiofs*, besides the root */
+	unsigned int nshares;
 	char *exec_path;
 	char **argv; /* NULL-terminated, without argv[0] */
 	char **envp; /* NULL-terminated */
@@ -65,6 +77,10 @@ int vm_config_set_kernel(struct vm_config *cfg, const char *path, uint32_t forma
 int vm_config_set_kernel_console(struct vm_config *cfg, const char *console);
 int vm_config_set_console_output(struct vm_config *cfg, const char *path);
 int vm_config_set_root(struct vm_config *cfg, const char *path);
+/* A virtio-fs share; the tag KRUN_FS_ROOT_TAG sets the root. */
+int vm_config_add_share(struct vm_config *cfg, const char *tag, const char *path, bool read_only);
+/* "HOST:GUEST[:ro]" entries: shares that init mounts at GUEST. */
+int vm_config_set_mapped_volumes(struct vm_config *cfg, const char *const volumes[]);
 int vm_config_set_exec(struct vm_config *cfg, const char *path, const char *const argv[],
 		       const char *const envp[]);
 int vm_config_set_env(struct vm_config *cfg, const char *const envp[]);
@@ -72,7 +88,9 @@ int vm_config_set_workdir(struct vm_config *cfg, const char *path);
 int vm_config_set_rlimits(struct vm_config *cfg, const char *const rlimits[]);
 
 /* The guest kernel's command line; returns its length or -E2BIG. */
-int vm_config_cmdline(const struct vm_config *cfg, char *buf, size_t len);
+int vm_config_cmdline(const struct vm_config *cfg, const char *devices, char *buf, size_t len);
+/* console= for the guest kernel. */
+const char *vm_config_console(const struct vm_config *cfg);
 
 /* Checks that need the whole picture; run by krun_start_enter(). */
 int vm_config_validate(const struct vm_config *cfg);

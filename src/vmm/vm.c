@@ -14,6 +14,13 @@
 #include <unistd.h>
 
 #include "arch/x86_64/arch.h"
+#include "devices/virtio/console.h"
+#include "devices/virtio/fs.h"
+#include "devices/virtio/fs/fuse_server.h"
+#include "devices/virtio/virtio.h"
+#include "guest_abi.h"
+#include "libkrun.h"
+#include "vmm/guest_config.h"
 #include "vmm/kvm.h"
 #include "vmm/log.h"
 #include "vmm/vcpu.h"
@@ -158,6 +165,59 @@ static void vm_release(struct vm *vm)
 		close(vm->kvm_fd);
 }
 
+/*
+ * The root share: the user's directory, plus two entries that exist only in
+ * our memory: init itself and its instructions (read once, then gone).
+ */
+static int create_root_share(struct vm *vm)
+{
+	const struct vm_config *cfg = vm->cfg;
+	struct fuse_server *srv;
+	int ret;
+
+	srv = virtio_fs_create(vm, KRUN_FS_ROOT_TAG, cfg->root_path, cfg->root_read_only);
+	if (!srv)
+		return -EIO;
+	vm->guest_config = guest_config_build(cfg, &vm->guest_config_len);
+	if (!vm->guest_config)
+		return -ENOMEM;
+	ret = fuse_server_add_overlay_file(srv, KRUN_INIT_PATH + 1, krun_init_blob,
+					   krun_init_blob_size, 0100755, false);
+	if (!ret)
+		ret = fuse_server_add_overlay_file(srv, KRUN_CONFIG_PATH + 1, vm->guest_config,
+						   vm->guest_config_len, 0100400, true);
+	if (ret < 0)
+		pr_err("root share: cannot add init: %s", strerror(-ret));
+	return ret;
+}
+
+static int create_devices(struct vm *vm)
+{
+	const struct vm_config *cfg = vm->cfg;
+	int ret = arch_create_legacy_devices(vm);
+
+	if (ret || !cfg->root_path)
+		return ret;
+	ret = virtio_console_create_implicit(vm, cfg->console_output ? vm->console_out_fd : -1);
+	if (!ret)
+		ret = create_root_share(vm);
+	for (unsigned int i = 0; !ret && i < cfg->nshares; i++) {
+		const struct fs_share *s = &cfg->shares[i];
+
+		if (!virtio_fs_create(vm, s->tag, s->path, s->read_only))
+			ret = -EIO;
+	}
+	return ret;
+}
+
+/* Let devices hand the host what the guest gave them before we exit. */
+static void drain_devices(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->nvirtio; i++)
+		if (vm->virtio[i]->ops->drain)
+			vm->virtio[i]->ops->drain(vm->virtio[i]);
+}
+
 static int vm_build(struct vm *vm)
 {
 	int ret = create_vm(vm);
@@ -167,7 +227,7 @@ static int vm_build(struct vm *vm)
 	if (!ret)
 		ret = open_console_output(vm);
 	if (!ret)
-		ret = arch_create_legacy_devices(vm);
+		ret = create_devices(vm);
 	if (!ret)
 		ret = arch_load_guest(vm);
 	if (!ret)
@@ -242,6 +302,7 @@ int vm_run(const struct vm_config *cfg)
 		elapsed_ms(&start));
 
 	event_loop_run(&vm->loop);
+	drain_devices(vm);
 	report_stop(vm);
 	/*
 	 * The vCPU threads may still be inside KVM_RUN; the caller exits the

@@ -25,6 +25,10 @@ enum vm_stop_reason {
 #define VM_STATUS_NO_REPORT 1
 #define VM_STATUS_VMM_ERROR 125
 
+#define VM_MAX_VIRTIO 16
+
+struct virtio_device;
+
 struct vcpu {
 	struct vm *vm;
 	unsigned int index;
@@ -48,6 +52,11 @@ struct vm {
 
 	struct event_loop loop;
 	uint64_t kernel_entry;
+	struct virtio_device *virtio[VM_MAX_VIRTIO];
+	unsigned int nvirtio;
+	char device_cmdline[1024]; /* virtio_mmio.device=... for each device */
+	uint8_t *guest_config;	   /* init's instructions, served from memory */
+	size_t guest_config_len;
 	int console_out_fd; /* implicit console output */
 
 	/* Stopping: the first vm_stop() wins and wakes the main thread. */

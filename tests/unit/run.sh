@@ -21,9 +21,9 @@ for t in "$build"/tests/unit/test_*; do
 	[ -x "$t" ] || continue
 	log="$build/tests/unit/$(basename "$t").log"
 	out=$("$t" 2>"$log") || cat "$log"
-	echo "$out"
+	echo "$out" | sed 's/^/  /'
 	count "$out"
 done
-[ -e "$build/libkrun.so.1" ] && { out=$("$here/check-symbols.sh" "$build"); echo "$out"; count "$out"; }
+[ -e "$build/libkrun.so.1" ] && { out=$("$here/check-symbols.sh" "$build"); echo "$out" | sed 's/^/  /'; count "$out"; }
 echo "unit: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -72,7 +72,7 @@ static void test_cmdline(void)
 	int n;
 
 	vm_config_init(&cfg);
-	n = vm_config_cmdline(&cfg, buf, sizeof(buf));
+	n = vm_config_cmdline(&cfg, NULL, buf, sizeof(buf));
 	CHECK(n > 0);
 	CHECK(strstr(buf, "console=ttyS0") != NULL);
 	CHECK(strstr(buf, "reboot=k") != NULL);
@@ -81,7 +81,7 @@ static void test_cmdline(void)
 	CHECK_EQ(vm_config_set_kernel_console(&cfg, "hvc0"), 0);
 	CHECK_EQ(vm_config_set_kernel_console(&cfg, "a b"), -EINVAL);
 	cfg.extra_cmdline = strdup("init=/bin/sh foo=bar");
-	n = vm_config_cmdline(&cfg, buf, sizeof(buf));
+	n = vm_config_cmdline(&cfg, NULL, buf, sizeof(buf));
 	CHECK(strstr(buf, "console=hvc0") != NULL);
 	/* The user's part comes last, so it overrides ours. */
 	CHECK(n > 20 && !strcmp(buf + n - 20, "init=/bin/sh foo=bar"));
@@ -91,7 +91,7 @@ static void test_cmdline(void)
 	cfg.extra_cmdline = malloc(VM_MAX_CMDLINE);
 	memset(cfg.extra_cmdline, 'y', VM_MAX_CMDLINE - 1);
 	cfg.extra_cmdline[VM_MAX_CMDLINE - 1] = 0;
-	CHECK_EQ(vm_config_cmdline(&cfg, buf, sizeof(buf)), -E2BIG);
+	CHECK_EQ(vm_config_cmdline(&cfg, NULL, buf, sizeof(buf)), -E2BIG);
 	vm_config_release(&cfg);
 }
 

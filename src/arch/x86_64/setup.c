@@ -166,7 +166,7 @@ int arch_load_guest(struct vm *vm)
 	if (ret < 0)
 		return ret;
 
-	len = vm_config_cmdline(vm->cfg, cmdline, sizeof(cmdline));
+	len = vm_config_cmdline(vm->cfg, vm->device_cmdline, cmdline, sizeof(cmdline));
 	if (len < 0 || (img.is_bzimage && (uint32_t)len > img.setup.cmdline_size)) {
 		pr_err("kernel command line too long");
 		return -E2BIG;

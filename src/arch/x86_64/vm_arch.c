@@ -61,7 +61,8 @@ int arch_setup_vcpu(struct vcpu *vcpu)
 
 int arch_create_legacy_devices(struct vm *vm)
 {
-	int in_fd = vm->cfg->console_output ? -1 : STDIN_FILENO;
+	/* With a root share the workload's console is virtio; the UART gets no input. */
+	int in_fd = (vm->cfg->console_output || vm->cfg->root_path) ? -1 : STDIN_FILENO;
 	int ret;
 
 	ret = serial_create(vm, SERIAL_COM1_PORT, SERIAL_COM1_IRQ, in_fd, vm->console_out_fd);

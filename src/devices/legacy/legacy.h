@@ -26,7 +26,7 @@ int rtc_create(struct vm *vm);
  * (0-255) as a 32-bit value to this I/O port, and the VM stops at once with
  * that status. The guest needs ioperm() to use it (CONFIG_X86_IOPL_IOPERM).
  */
-#define KRUN_EXIT_STATUS_PORT 0x501
+#include "guest_abi.h"
 int exit_port_create(struct vm *vm);
 
 #endif

@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * krun-init, the guest's PID 1 (see init.h for the map of init/).
+ *
+ * Steps: /dev and a console for its own messages, the config, the other
+ * filesystems, hostname, the workload's stdio and environment; then it
+ * starts the workload and, until it exits, forwards signals to it and reaps
+ * every process that ends up as PID 1's child. Last it drains the output,
+ * syncs, and writes the workload's status to the VMM's exit-status port,
+ * which stops the VM. Processes the workload left behind are not waited
+ * for nor signalled: the VM stops under them, after sync().
+ *
+ * PID 1 never takes a signal asynchronously: the ones it handles stay
+ * blocked and are read with sigwaitinfo(). (The kernel drops signals to
+ * PID 1 whose action is the default, but queues blocked ones.)
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/io.h>
+#include <sys/reboot.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "guest_abi.h"
+#include "init.h"
+
+/* Passed on to the workload's process group. */
+static const int forwarded_signals[] = {
+	SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGALRM,
+};
+
+static int say_fd = STDERR_FILENO;
+
+/* Where say() writes: the console at first, then the workload's stderr. */
+void say_to(int fd)
+{
+	say_fd = fd;
+}
+
+/* One line, "krun-init: ...", in one write(): no stdio buffers to flush. */
+void say(const char *fmt, ...)
+{
+	char line[1024];
+	size_t len = sizeof("krun-init: ") - 1;
+	ssize_t n;
+	va_list ap;
+	int add;
+
+	memcpy(line, "krun-init: ", len);
+	va_start(ap, fmt);
+	add = vsnprintf(line + len, sizeof(line) - len - 1, fmt, ap);
+	va_end(ap);
+	if (add > 0)
+		len += (size_t)add < sizeof(line) - len - 1 ? (size_t)add : sizeof(line) - len - 2;
+	line[len++] = '\n';
+	for (size_t done = 0; done < len; done += (size_t)n) {
+		n = write(say_fd, line + done, len - done);
+		if (n < 0 && errno == EINTR)
+			n = 0;
+		else if (n <= 0)
+			break;
+	}
+}
+
+/*
+ * @set: the signals main loop waits for. SIGTTOU and SIGTTIN are blocked
+ * too, never read: PID 1 is not in the terminal's foreground group once the
+ * workload runs, and the tty layer lets a process that blocks them use
+ * the terminal anyway (tcsetattr, tcsetpgrp, write with TOSTOP).
+ */
+static void block_signals(sigset_t *set)
+{
+	sigset_t blocked;
+
+	sigemptyset(set);
+	sigaddset(set, SIGCHLD);
+	for (size_t i = 0; i < sizeof(forwarded_signals) / sizeof(forwarded_signals[0]); i++)
+		sigaddset(set, forwarded_signals[i]);
+	blocked = *set;
+	sigaddset(&blocked, SIGTTOU);
+	sigaddset(&blocked, SIGTTIN);
+	sigprocmask(SIG_BLOCK, &blocked, NULL);
+}
+
+/* The status a shell would report: the exit code, or 128 + the signal. */
+static int shell_status(int wstatus)
+{
+	if (WIFSIGNALED(wstatus))
+		return 128 + WTERMSIG(wstatus);
+	return WEXITSTATUS(wstatus);
+}
+
+/*
+ * Reaps every child that has exited (orphans included); returns true once
+ * the workload is among them, with its status in *status.
+ */
+static bool reap_children(pid_t workload, int *status)
+{
+	bool workload_done = false;
+	int wstatus;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0) {
+		if (pid == workload) {
+			*status = shell_status(wstatus);
+			workload_done = true;
+		}
+	}
+	if (pid < 0 && errno == ECHILD && !workload_done) {
+		say("the workload vanished without an exit status");
+		*status = KRUN_STATUS_SETUP_FAILED;
+		return true;
+	}
+	return workload_done;
+}
+
+/* To its process group (it leads one), or to it alone if it moved to another. */
+static void forward_signal(pid_t workload, int sig)
+{
+	if (kill(-workload, sig) < 0)
+		kill(workload, sig);
+}
+
+static int wait_for_workload(pid_t workload, const sigset_t *set)
+{
+	siginfo_t info;
+	int status, sig;
+
+	for (;;) {
+		if (reap_children(workload, &status))
+			return status;
+		sig = sigwaitinfo(set, &info);
+		if (sig > 0 && sig != SIGCHLD)
+			forward_signal(workload, sig);
+	}
+}
+
+static __attribute__((noreturn)) void report_exit_status(int status)
+{
+	if (ioperm(KRUN_EXIT_STATUS_PORT, 4, 1) < 0) {
+		say("cannot report exit status %d: ioperm(0x%x): %s; rebooting", status,
+		    KRUN_EXIT_STATUS_PORT, strerror(errno));
+	} else {
+		outl((unsigned int)status, KRUN_EXIT_STATUS_PORT);
+	}
+	/* The VM stops on the write; should it not, a reset at least ends it. */
+	for (;;)
+		reboot(RB_AUTOBOOT);
+}
+
+/* Makes sure the workload's output and files reached the host, then reports. */
+static __attribute__((noreturn)) void finish(int status, struct stdio *io)
+{
+	say_to(STDERR_FILENO);
+	if (io)
+		stdio_flush_and_close(io);
+	sync();
+	report_exit_status(status);
+}
+
+int main(void)
+{
+	static struct config cfg;
+	struct stdio io;
+	int status, failed;
+	sigset_t set;
+	pid_t pid;
+
+	block_signals(&set);
+	mount_dev();
+	console_as_init_stdio();
+	if (config_load(KRUN_CONFIG_PATH, &cfg) < 0)
+		finish(KRUN_STATUS_SETUP_FAILED, NULL);
+	mount_system_filesystems();
+	if (sethostname(cfg.hostname, strlen(cfg.hostname)) < 0)
+		say("warning: cannot set the hostname: %s", strerror(errno));
+	stdio_open(&io);
+	if (io.fd[2] >= 0)
+		say_to(io.fd[2]);
+	if (mount_shares(&cfg) < 0)
+		finish(KRUN_STATUS_SETUP_FAILED, &io);
+	env_add_defaults(&cfg, stdio_uses_console(&io));
+	pid = workload_start(&cfg, &io, &failed);
+	if (pid < 0)
+		finish(KRUN_STATUS_SETUP_FAILED, &io);
+	status = wait_for_workload(pid, &set);
+	finish(failed ? failed : status, &io);
+}

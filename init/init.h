@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * krun-init: the guest's PID 1. It reads its instructions from
+ * KRUN_CONFIG_PATH (see src/guest_abi.h), prepares the guest, runs the
+ * workload, and reports the workload's exit status to the VMM.
+ *
+ * Shared declarations of the init/ files:
+ *   init.c      main: order of the steps, signal forwarding, reaping, exit
+ *   config.c    reading and checking the config records
+ *   mounts.c    pseudo filesystems, /dev links, virtio-fs mounts
+ *   stdio.c     the workload's fds 0-2: virtio-console ports or the console
+ *   workload.c  the child: ids, limits, terminal, exec with a PATH search
+ */
+#ifndef KRUN_INIT_H
+#define KRUN_INIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+struct krun_rlimit {
+	int resource;
+	struct rlimit limit;
+};
+
+struct krun_mount {
+	const char *tag;
+	const char *path;
+};
+
+struct config {
+	const char *exec;
+	char **argv;  /* argv[0] is exec, NULL-terminated */
+	char **envp;  /* NULL-terminated, with room for the defaults */
+	size_t nenv;
+	const char *workdir;
+	const char *hostname;
+	uid_t uid;
+	gid_t gid;
+	struct krun_rlimit *rlimits;
+	size_t nrlimits;
+	struct krun_mount *mounts;
+	size_t nmounts;
+};
+
+/* Number of variables env_add_defaults() may append to envp. */
+#define ENV_DEFAULTS_MAX 3
+
+/* The workload's standard fds, as opened by PID 1 (all O_CLOEXEC). */
+struct stdio {
+	int fd[3];
+	bool on_console[3];
+	int console_fd; /* the console terminal, or -1 if no fd uses it */
+};
+
+/* init.c */
+void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void say_to(int fd);
+
+/* config.c */
+int config_load(const char *path, struct config *cfg);
+void env_add_defaults(struct config *cfg, bool terminal);
+const char *env_lookup(char *const envp[], const char *name);
+
+/* mounts.c */
+void mount_dev(void);
+void mount_system_filesystems(void);
+int mount_shares(const struct config *cfg);
+
+/* stdio.c */
+void console_as_init_stdio(void);
+void stdio_open(struct stdio *io);
+bool stdio_uses_console(const struct stdio *io);
+void stdio_flush_and_close(struct stdio *io);
+
+/* workload.c */
+pid_t workload_start(const struct config *cfg, const struct stdio *io, int *failed_status);
+
+#endif

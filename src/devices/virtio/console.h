@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KRUN_VIRTIO_CONSOLE_H
+#define KRUN_VIRTIO_CONSOLE_H
+
+#include <stdbool.h>
+
+struct vm;
+struct virtio_console;
+
+#define CONSOLE_MAX_PORTS 16
+
+/*
+ * A multiport virtio-console. Port 0 is the console port (hvc0 in the
+ * guest); more ports carry named byte streams (/dev/vportNpM). An fd of -1
+ * means no input, or output discarded.
+ */
+struct virtio_console *virtio_console_create(struct vm *vm);
+int virtio_console_add_port(struct virtio_console *con, const char *name, bool is_console,
+			    int in_fd, int out_fd);
+/* Add the device to the VM once its ports are all there. */
+int virtio_console_realize(struct virtio_console *con);
+
+/*
+ * The implicit console of a workload VM: a terminal port on the host's tty,
+ * and "krun-stdin/out/err" ports for whichever of stdin/stdout/stderr are not
+ * terminals, so binary data passes untouched. With output_fd >= 0 (the
+ * krun_set_console_output() file) there is just the console port, writing
+ * there, with no input.
+ */
+int virtio_console_create_implicit(struct vm *vm, int output_fd);
+
+/* Put the host terminal back the way it was (idempotent, signal-safe). */
+void console_restore_terminal(void);
+
+#endif

@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * virtio-fs (virtio 1.2, section 5.11): a high-priority queue and request
+ * queues, each served by its own thread, which hands every descriptor chain
+ * to the FUSE server (devices/virtio/fs/) and returns the reply.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "devices/virtio/fs.h"
+#include "devices/virtio/fs/fuse_server.h"
+#include "devices/virtio/virtio.h"
+#include "vmm/log.h"
+#include "vmm/util.h"
+#include "vmm/vm.h"
+
+#define FS_MAX_REQUEST_QUEUES 4
+#define FS_QUEUE_SIZE         256
+
+struct virtio_fs_config {
+	char tag[VIRTIO_FS_TAG_MAX];
+	uint32_t num_request_queues;
+} __attribute__((packed));
+
+struct virtio_fs;
+
+struct fs_worker {
+	struct virtio_fs *fs;
+	unsigned int queue;
+	pthread_t thread;
+	bool started;
+};
+
+struct virtio_fs {
+	struct virtio_device dev;
+	struct fuse_server *server;
+	struct virtio_fs_config config;
+	struct fs_worker workers[1 + FS_MAX_REQUEST_QUEUES];
+};
+
+/* Serve everything available on one queue. */
+static void serve_queue(struct virtio_fs *fs, struct virtio_queue *q, struct virtq_chain *chain)
+{
+	for (;;) {
+		size_t reply;
+		int got;
+
+		pthread_mutex_lock(&q->lock);
+		got = virtq_pop(&q->vq, chain);
+		pthread_mutex_unlock(&q->lock);
+		if (got != 1)
+			return;
+		/*
+		 * The request is handled without the queue lock so that a slow
+		 * operation does not stall completions; the chain stays ours.
+		 */
+		reply = fuse_server_handle(fs->server, chain->readable, chain->nreadable,
+					   chain->writable, chain->nwritable);
+		pthread_mutex_lock(&q->lock);
+		virtio_queue_complete(&fs->dev, q, chain->head, (uint32_t)reply);
+		pthread_mutex_unlock(&q->lock);
+	}
+}
+
+static void *fs_worker_thread(void *arg)
+{
+	struct fs_worker *w = arg;
+	struct virtio_queue *q = &w->fs->dev.queues[w->queue];
+	struct virtq_chain *chain = malloc(sizeof(*chain));
+	struct pollfd pfd = {.fd = q->kick_fd, .events = POLLIN};
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	while (chain) {
+		serve_queue(w->fs, q, chain);
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			break;
+		virtio_queue_ack_kick(q);
+	}
+	free(chain);
+	return NULL;
+}
+
+static void fs_config_read(struct virtio_device *dev, uint32_t offset, void *data, uint32_t len)
+{
+	struct virtio_fs *fs = dev->priv;
+
+	memcpy(data, (uint8_t *)&fs->config + offset, len);
+}
+
+static int fs_activate(struct virtio_device *dev)
+{
+	struct virtio_fs *fs = dev->priv;
+
+	for (unsigned int i = 0; i < dev->nqueues; i++) {
+		struct fs_worker *w = &fs->workers[i];
+
+		if (w->started)
+			continue;
+		w->fs = fs;
+		w->queue = i;
+		if (pthread_create(&w->thread, NULL, fs_worker_thread, w) != 0)
+			return -EAGAIN;
+		w->started = true;
+	}
+	return 0;
+}
+
+static const struct virtio_device_ops fs_ops = {
+	.name = "fs",
+	.device_id = VIRTIO_ID_FS,
+	.config_read = fs_config_read,
+	.activate = fs_activate,
+};
+
+struct fuse_server *virtio_fs_create(struct vm *vm, const char *tag, const char *path,
+				     bool read_only)
+{
+	struct virtio_fs *fs;
+	unsigned int nreq = MIN(MAX(vm->nvcpus, 1u), (unsigned int)FS_MAX_REQUEST_QUEUES);
+	int ret;
+
+	if (!tag || !*tag || strlen(tag) > VIRTIO_FS_TAG_MAX)
+		return NULL;
+	fs = calloc(1, sizeof(*fs));
+	if (!fs)
+		return NULL;
+	fs->server = fuse_server_new(path, read_only);
+	if (!fs->server) {
+		pr_err("virtio-fs %s: cannot share %s: %s", tag, path, strerror(errno));
+		free(fs);
+		return NULL;
+	}
+	/* The tag may fill the field: it is NUL-terminated only when shorter. */
+	memcpy(fs->config.tag, tag, strlen(tag));
+	fs->config.num_request_queues = nreq;
+	fs->dev.ops = &fs_ops;
+	fs->dev.priv = fs;
+	fs->dev.features = VIRTIO_F_INDIRECT_DESC;
+	fs->dev.config_size = sizeof(fs->config);
+	fs->dev.nqueues = 1 + nreq;
+	fs->dev.queue_max = FS_QUEUE_SIZE;
+	ret = virtio_mmio_add(vm, &fs->dev);
+	if (ret < 0) {
+		pr_err("virtio-fs %s: %s", tag, strerror(-ret));
+		fuse_server_free(fs->server);
+		free(fs);
+		return NULL;
+	}
+	return fs->server;
+}

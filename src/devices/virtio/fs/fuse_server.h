@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * In-process FUSE server behind the virtio-fs device: serves one host
+ * directory to the guest's virtiofs driver, confined to that directory.
+ */
+#ifndef KRUN_FUSE_SERVER_H
+#define KRUN_FUSE_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+struct fuse_server;
+
+/* NULL + errno on failure. */
+struct fuse_server *fuse_server_new(const char *root_dir, bool read_only);
+void fuse_server_free(struct fuse_server *srv);
+
+/*
+ * Virtual entries that exist only in memory (no host file), for the VMM's own
+ * files like /init.krun. path is relative to the root and may contain '/'
+ * below an overlay dir added earlier; data is NOT copied (the caller keeps it
+ * alive). one_shot: the entry can be looked up only once (after the first
+ * successful LOOKUP it disappears from lookups and readdir). Overlay entries
+ * shadow host entries of the same name and are read-only (EROFS).
+ * Return 0 or -errno.
+ */
+int fuse_server_add_overlay_file(struct fuse_server *srv, const char *path, const uint8_t *data,
+				 size_t len, uint32_t mode, bool one_shot);
+int fuse_server_add_overlay_dir(struct fuse_server *srv, const char *path, uint32_t mode);
+
+/*
+ * Serve one request. "in" holds the request (fuse_in_header + body, split at
+ * arbitrary boundaries), "out" receives the reply. Returns the number of
+ * bytes written to "out": 0 when the request has no reply (FORGET,
+ * BATCH_FORGET, INTERRUPT) or when not even the header can be read or
+ * written. Nothing in the request is trusted. Thread-safe.
+ */
+size_t fuse_server_handle(struct fuse_server *srv, const struct iovec *in, unsigned int in_count,
+			  const struct iovec *out, unsigned int out_count);
+
+#endif

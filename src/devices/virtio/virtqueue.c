@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <string.h>
+
+#include "devices/virtio/virtqueue.h"
+#include "vmm/log.h"
+
+/* Ring layout offsets, in 16-bit units for avail and used. */
+#define AVAIL_FLAGS 0
+#define AVAIL_IDX   1
+#define AVAIL_RING  2
+#define USED_FLAGS  0
+#define USED_IDX    1
+#define USED_RING   2 /* element i at byte 4 + 8 * i */
+
+static size_t avail_bytes(uint16_t size)
+{
+	return 2 * (3 + (size_t)size);
+}
+
+static size_t used_bytes(uint16_t size)
+{
+	return 6 + 8 * (size_t)size;
+}
+
+bool virtq_activate(struct virtq *vq, const struct guest_mem *mem)
+{
+	uint16_t size = vq->size;
+
+	/* Power of two, bounded, and the alignment the spec requires. */
+	if (!size || size > VIRTQ_MAX_SIZE || (size & (size - 1)) || (vq->desc_addr & 15) ||
+	    (vq->avail_addr & 1) || (vq->used_addr & 3))
+		return false;
+	vq->desc = guest_ptr(mem, vq->desc_addr, 16 * (uint64_t)size);
+	vq->avail = guest_ptr(mem, vq->avail_addr, avail_bytes(size));
+	vq->used = guest_ptr(mem, vq->used_addr, used_bytes(size));
+	if (!vq->desc || !vq->avail || !vq->used)
+		return false;
+	vq->mem = mem;
+	vq->next_avail = 0;
+	vq->next_used = 0;
+	vq->signalled_valid = false;
+	vq->broken = false;
+	return true;
+}
+
+void virtq_reset(struct virtq *vq)
+{
+	memset(vq, 0, sizeof(*vq));
+}
+
+static uint16_t load16(const uint16_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+static void store16(uint16_t *p, uint16_t v)
+{
+	__atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+bool virtq_has_avail(struct virtq *vq)
+{
+	return vq->ready && !vq->broken && load16(&vq->avail[AVAIL_IDX]) != vq->next_avail;
+}
+
+static int mark_broken(struct virtq *vq, const char *why)
+{
+	if (!vq->broken)
+		pr_warn("virtqueue: %s; queue disabled until reset", why);
+	vq->broken = true;
+	return -EINVAL;
+}
+
+/* Read descriptor "i" of a table of "n" (the ring or an indirect table). */
+static bool read_desc(const struct virtq_desc *table, uint32_t n, uint32_t i,
+		      struct virtq_desc *out)
+{
+	if (i >= n)
+		return false;
+	memcpy(out, (const void *)&table[i], sizeof(*out)); /* one snapshot */
+	return true;
+}
+
+static int add_buffer(struct virtq *vq, struct virtq_chain *c, const struct virtq_desc *d)
+{
+	void *host;
+
+	if (c->nreadable + c->nwritable >= VIRTQ_MAX_CHAIN)
+		return mark_broken(vq, "descriptor chain too long");
+	host = guest_ptr(vq->mem, d->addr, d->len);
+	if (!host)
+		return mark_broken(vq, "descriptor points outside guest RAM");
+	if (d->flags & VIRTQ_DESC_F_WRITE) {
+		c->writable[c->nwritable++] = (struct iovec){host, d->len};
+		c->writable_len += d->len;
+	} else {
+		/* Device-readable buffers must all come first. */
+		if (c->nwritable)
+			return mark_broken(vq, "readable descriptor after a writable one");
+		c->readable[c->nreadable++] = (struct iovec){host, d->len};
+		c->readable_len += d->len;
+	}
+	return 0;
+}
+
+static int walk_indirect(struct virtq *vq, struct virtq_chain *c, const struct virtq_desc *d)
+{
+	const struct virtq_desc *table;
+	struct virtq_desc id;
+	uint32_t n = d->len / sizeof(struct virtq_desc);
+	uint32_t i = 0, steps = 0;
+
+	if (d->len % sizeof(struct virtq_desc) || n == 0 || n > VIRTQ_MAX_CHAIN)
+		return mark_broken(vq, "bad indirect descriptor table size");
+	table = guest_ptr(vq->mem, d->addr, d->len);
+	if (!table)
+		return mark_broken(vq, "indirect table outside guest RAM");
+	for (;;) {
+		if (!read_desc(table, n, i, &id) || ++steps > n)
+			return mark_broken(vq, "bad or looping indirect chain");
+		if (id.flags & VIRTQ_DESC_F_INDIRECT)
+			return mark_broken(vq, "nested indirect descriptor");
+		if (add_buffer(vq, c, &id) < 0)
+			return -EINVAL;
+		if (!(id.flags & VIRTQ_DESC_F_NEXT))
+			return 0;
+		i = id.next;
+	}
+}
+
+int virtq_pop(struct virtq *vq, struct virtq_chain *c)
+{
+	uint16_t avail_idx, head;
+	struct virtq_desc d;
+	uint32_t i, steps = 0;
+
+	if (!vq->ready || vq->broken)
+		return 0;
+	avail_idx = load16(&vq->avail[AVAIL_IDX]);
+	if (avail_idx == vq->next_avail)
+		return 0;
+	if ((uint16_t)(avail_idx - vq->next_avail) > vq->size)
+		return mark_broken(vq, "available index ran ahead of the ring");
+
+	head = load16(&vq->avail[AVAIL_RING + vq->next_avail % vq->size]);
+	vq->next_avail++;
+	c->head = head;
+	c->nreadable = c->nwritable = 0;
+	c->readable_len = c->writable_len = 0;
+
+	for (i = head;;) {
+		if (!read_desc(vq->desc, vq->size, i, &d) || ++steps > vq->size)
+			return mark_broken(vq, "bad or looping descriptor chain");
+		if (d.flags & VIRTQ_DESC_F_INDIRECT) {
+			/* An indirect descriptor stands alone in its chain. */
+			if (d.flags & VIRTQ_DESC_F_NEXT || steps > 1)
+				return mark_broken(vq, "indirect descriptor inside a chain");
+			return walk_indirect(vq, c, &d) < 0 ? -EINVAL : 1;
+		}
+		if (add_buffer(vq, c, &d) < 0)
+			return -EINVAL;
+		if (!(d.flags & VIRTQ_DESC_F_NEXT))
+			return 1;
+		i = d.next;
+	}
+}
+
+void virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
+{
+	uint8_t *ring = (uint8_t *)vq->used + 4;
+	struct virtq_used_elem elem = {head, len};
+
+	if (!vq->ready || vq->broken)
+		return;
+	memcpy(ring + 8 * (vq->next_used % vq->size), &elem, sizeof(elem));
+	vq->next_used++;
+	/* The element must be visible before the index that publishes it. */
+	store16(&vq->used[USED_IDX], vq->next_used);
+}
+
+bool virtq_needs_notify(struct virtq *vq)
+{
+	uint16_t old, new, event;
+
+	if (!vq->ready || vq->broken)
+		return false;
+	/* Our used->idx store must be ordered before reading the driver's wishes. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (!vq->event_idx)
+		return !(load16(&vq->avail[AVAIL_FLAGS]) & VIRTQ_AVAIL_F_NO_INTERRUPT);
+
+	old = vq->signalled_used;
+	new = vq->next_used;
+	vq->signalled_used = new;
+	if (!vq->signalled_valid) {
+		vq->signalled_valid = true;
+		return true;
+	}
+	event = load16(&vq->avail[AVAIL_RING + vq->size]); /* used_event */
+	/* Notify when used_event lies in (old, new]: vring_need_event(). */
+	return (uint16_t)(new - event - 1) < (uint16_t)(new - old);
+}
+
+size_t iov_to_buf(const struct iovec *iov, unsigned int n, size_t skip, void *buf, size_t len)
+{
+	size_t done = 0;
+
+	for (unsigned int i = 0; i < n && done < len; i++) {
+		size_t l = iov[i].iov_len;
+
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		l = l - skip < len - done ? l - skip : len - done;
+		memcpy((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + skip, l);
+		done += l;
+		skip = 0;
+	}
+	return done;
+}
+
+size_t buf_to_iov(const struct iovec *iov, unsigned int n, size_t skip, const void *buf,
+		  size_t len)
+{
+	size_t done = 0;
+
+	for (unsigned int i = 0; i < n && done < len; i++) {
+		size_t l = iov[i].iov_len;
+
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		l = l - skip < len - done ? l - skip : len - done;
+		memcpy((uint8_t *)iov[i].iov_base + skip, (const uint8_t *)buf + done, l);
+		done += l;
+		skip = 0;
+	}
+	return done;
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The contract between the VMM and the guest's init (init/init.c): how init
+ * finds its instructions and how it reports the workload's exit status.
+ * Included by both sides; plain C, no host-only types.
+ *
+ * Instructions: a file that exists only in the VMM's memory, served by the
+ * root virtio-fs device at KRUN_CONFIG_PATH (read-only, root only). It is a
+ * sequence of records "key=value", each ended by a NUL byte; values are raw
+ * bytes up to the NUL. Repeated keys ("arg", "env", "rlimit") keep their
+ * order. Unknown keys are ignored, so either side can grow.
+ *
+ *   exec=PATH          program to run (inside the guest's root)
+ *   arg=VALUE          argv[1], argv[2]... (argv[0] is the exec path)
+ *   env=NAME=VALUE     the workload's environment, exactly
+ *   workdir=PATH       working directory (default /)
+ *   rlimit=RES=CUR:MAX RLIMIT_* name or number; CUR/MAX numbers or "unlimited"
+ *   uid=N, gid=N       the workload's ids (default 0)
+ *   hostname=NAME
+ *   mount=TAG:PATH     mount virtio-fs TAG at PATH before running
+ *
+ * Exit status: init writes it as a 32-bit value to KRUN_EXIT_STATUS_PORT
+ * (after ioperm()), once the workload's output has reached the host. The VM
+ * stops on that write.
+ */
+#ifndef KRUN_GUEST_ABI_H
+#define KRUN_GUEST_ABI_H
+
+#define KRUN_EXIT_STATUS_PORT 0x501
+#define KRUN_CONFIG_PATH      "/.krun_config"
+#define KRUN_INIT_PATH        "/init.krun"
+
+/* Names of the virtio-console ports that carry non-terminal stdio. */
+#define KRUN_PORT_STDIN  "krun-stdin"
+#define KRUN_PORT_STDOUT "krun-stdout"
+#define KRUN_PORT_STDERR "krun-stderr"
+
+/* Exit statuses init uses for its own failures (those of a shell). */
+#define KRUN_STATUS_SETUP_FAILED 125 /* could not set up the environment */
+#define KRUN_STATUS_NOT_EXEC     126 /* found, but could not be executed */
+#define KRUN_STATUS_NOT_FOUND    127 /* no such program */
+
+#endif
