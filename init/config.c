@@ -94,12 +94,14 @@ static int parse_id(const char *s, unsigned int *id)
 }
 
 static const char *const rlimit_names[] = {
-	[RLIMIT_CPU] = "CPU",	     [RLIMIT_FSIZE] = "FSIZE",	 [RLIMIT_DATA] = "DATA",
-	[RLIMIT_STACK] = "STACK",    [RLIMIT_CORE] = "CORE",	 [RLIMIT_RSS] = "RSS",
-	[RLIMIT_NPROC] = "NPROC",    [RLIMIT_NOFILE] = "NOFILE", [RLIMIT_MEMLOCK] = "MEMLOCK",
-	[RLIMIT_AS] = "AS",	     [RLIMIT_LOCKS] = "LOCKS",	 [RLIMIT_SIGPENDING] = "SIGPENDING",
-	[RLIMIT_MSGQUEUE] = "MSGQUEUE", [RLIMIT_NICE] = "NICE", [RLIMIT_RTPRIO] = "RTPRIO",
-	[RLIMIT_RTTIME] = "RTTIME",
+    [RLIMIT_CPU] = "CPU",	    [RLIMIT_FSIZE] = "FSIZE",
+    [RLIMIT_DATA] = "DATA",	    [RLIMIT_STACK] = "STACK",
+    [RLIMIT_CORE] = "CORE",	    [RLIMIT_RSS] = "RSS",
+    [RLIMIT_NPROC] = "NPROC",	    [RLIMIT_NOFILE] = "NOFILE",
+    [RLIMIT_MEMLOCK] = "MEMLOCK",   [RLIMIT_AS] = "AS",
+    [RLIMIT_LOCKS] = "LOCKS",	    [RLIMIT_SIGPENDING] = "SIGPENDING",
+    [RLIMIT_MSGQUEUE] = "MSGQUEUE", [RLIMIT_NICE] = "NICE",
+    [RLIMIT_RTPRIO] = "RTPRIO",	    [RLIMIT_RTTIME] = "RTTIME",
 };
 
 /* "RLIMIT_NOFILE", "nofile" or "7" (the resource's number). */
@@ -134,7 +136,7 @@ static int parse_rlimit_value(const char *s, rlim_t *out)
 		*out = RLIM_INFINITY;
 		return 0;
 	}
-	if (parse_decimal(s, RLIM_INFINITY - 1, &v) < 0)
+	if (parse_decimal(s, RLIM_INFINITY, &v) < 0)
 		return -1;
 	*out = (rlim_t)v;
 	return 0;

@@ -29,7 +29,7 @@
 
 /* Passed on to the workload's process group. */
 static const int forwarded_signals[] = {
-	SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGALRM,
+    SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGALRM,
 };
 
 static int say_fd = STDERR_FILENO;
@@ -147,8 +147,9 @@ static __attribute__((noreturn)) void report_exit_status(int status)
 		outl((unsigned int)status, KRUN_EXIT_STATUS_PORT);
 	}
 	/* The VM stops on the write; should it not, a reset at least ends it. */
+	reboot(RB_AUTOBOOT);
 	for (;;)
-		reboot(RB_AUTOBOOT);
+		pause();
 }
 
 /* Makes sure the workload's output and files reached the host, then reports. */

@@ -31,8 +31,8 @@ struct krun_mount {
 
 struct config {
 	const char *exec;
-	char **argv;  /* argv[0] is exec, NULL-terminated */
-	char **envp;  /* NULL-terminated, with room for the defaults */
+	char **argv; /* argv[0] is exec, NULL-terminated */
+	char **envp; /* NULL-terminated, with room for the defaults */
 	size_t nenv;
 	const char *workdir;
 	const char *hostname;

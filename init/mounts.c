@@ -22,22 +22,22 @@ struct system_mount {
 
 /* In this order: /dev first (see mount_dev()), and before what goes under it. */
 static const struct system_mount system_mounts[] = {
-	{"/dev", "devtmpfs", "mode=0755", MS_NOSUID, 0755},
-	{"/proc", "proc", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC, 0555},
-	{"/sys", "sysfs", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC, 0555},
-	{"/dev/pts", "devpts", "newinstance,ptmxmode=0666,mode=0620", MS_NOSUID | MS_NOEXEC, 0755},
-	{"/dev/shm", "tmpfs", "mode=1777", MS_NOSUID | MS_NODEV, 01777},
-	{"/tmp", "tmpfs", "mode=1777", MS_NOSUID | MS_NODEV, 01777},
-	{"/run", "tmpfs", "mode=0755", MS_NOSUID | MS_NODEV, 0755},
+    {"/dev", "devtmpfs", "mode=0755", MS_NOSUID, 0755},
+    {"/proc", "proc", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC, 0555},
+    {"/sys", "sysfs", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC, 0555},
+    {"/dev/pts", "devpts", "newinstance,ptmxmode=0666,mode=0620", MS_NOSUID | MS_NOEXEC, 0755},
+    {"/dev/shm", "tmpfs", "mode=1777", MS_NOSUID | MS_NODEV, 01777},
+    {"/tmp", "tmpfs", "mode=1777", MS_NOSUID | MS_NODEV, 01777},
+    {"/run", "tmpfs", "mode=0755", MS_NOSUID | MS_NODEV, 0755},
 };
 
 /* Links that programs and shells expect in /dev, made if missing. */
 static const struct {
 	const char *target, *path;
 } dev_links[] = {
-	{"/proc/self/fd", "/dev/fd"},	  {"/proc/self/fd/0", "/dev/stdin"},
-	{"/proc/self/fd/1", "/dev/stdout"}, {"/proc/self/fd/2", "/dev/stderr"},
-	{"pts/ptmx", "/dev/ptmx"},
+    {"/proc/self/fd", "/dev/fd"},	{"/proc/self/fd/0", "/dev/stdin"},
+    {"/proc/self/fd/1", "/dev/stdout"}, {"/proc/self/fd/2", "/dev/stderr"},
+    {"pts/ptmx", "/dev/ptmx"},
 };
 
 /*

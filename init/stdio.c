@@ -19,7 +19,7 @@
 #include "guest_abi.h"
 #include "init.h"
 
-#define PORTS_DIR "/sys/class/virtio-ports"
+#define PORTS_DIR     "/sys/class/virtio-ports"
 #define DEV_PATH_SIZE (sizeof("/dev/") + sizeof(((struct dirent *)0)->d_name))
 
 static const char *const port_names[3] = {KRUN_PORT_STDIN, KRUN_PORT_STDOUT, KRUN_PORT_STDERR};
@@ -116,9 +116,9 @@ static void tty_set_sane(int fd)
 		int index;
 		cc_t value;
 	} chars[] = {
-		{VINTR, 003},  {VQUIT, 034},	{VERASE, 0177}, {VKILL, 025},	{VEOF, 004},
-		{VSTART, 021}, {VSTOP, 023},	{VSUSP, 032},	{VREPRINT, 022}, {VWERASE, 027},
-		{VLNEXT, 026}, {VDISCARD, 017}, {VMIN, 1},	{VTIME, 0},
+	    {VINTR, 003},  {VQUIT, 034},    {VERASE, 0177}, {VKILL, 025},    {VEOF, 004},
+	    {VSTART, 021}, {VSTOP, 023},    {VSUSP, 032},   {VREPRINT, 022}, {VWERASE, 027},
+	    {VLNEXT, 026}, {VDISCARD, 017}, {VMIN, 1},	    {VTIME, 0},
 	};
 	struct termios t;
 

@@ -132,21 +132,21 @@ static __attribute__((noreturn)) void child_run(const struct config *cfg, const 
 	connect_stdio(io);
 	say_to(STDERR_FILENO);
 	if (chdir(cfg->workdir) < 0) {
-		say("cannot change to the working directory %s: %s", cfg->workdir,
-		    strerror(errno));
+		say("cannot change to the working directory %s: %s", cfg->workdir, strerror(errno));
 		child_fail(report_fd, KRUN_STATUS_SETUP_FAILED);
 	}
 	if (apply_rlimits(cfg) < 0 || drop_privileges(cfg) < 0)
 		child_fail(report_fd, KRUN_STATUS_SETUP_FAILED);
 	err = exec_workload(cfg);
 	say("%s: %s", cfg->exec, strerror(err));
-	child_fail(report_fd, err == ENOENT || err == ENOTDIR ? KRUN_STATUS_NOT_FOUND
-							      : KRUN_STATUS_NOT_EXEC);
+	child_fail(report_fd,
+		   err == ENOENT || err == ENOTDIR ? KRUN_STATUS_NOT_FOUND : KRUN_STATUS_NOT_EXEC);
 }
 
 /*
- * Starts the workload; returns its pid (it leads its process group), or -1. *failed_status is 0 if the program runs, else the status
- * of its setup or exec failure (the child exits with it too).
+ * Starts the workload; returns its pid (it leads its process group), or -1.
+ * *failed_status is 0 if the program runs, else the status of its setup or
+ * exec failure (the child exits with it too).
  */
 pid_t workload_start(const struct config *cfg, const struct stdio *io, int *failed_status)
 {

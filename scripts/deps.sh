@@ -10,7 +10,7 @@ packages=(
 	# guest kernel (libkrunfw)
 	linux-source-6.12 bc bison flex libelf-dev libssl-dev cpio xz-utils
 	# default rootfs and test initramfs
-	busybox-static
+	busybox-static file
 	# KVM test host, QEMU peer for the benchmarks, fuzzers
 	qemu-system-x86 qemu-system-data clang libclang-rt-14-dev
 )

@@ -11,6 +11,7 @@ passed=0
 failed=0
 TIMEOUT=${GUEST_TEST_TIMEOUT:-300}
 
+now_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }
 ok() { passed=$((passed + 1)); echo "ok   - $1"; }
 fail() { failed=$((failed + 1)); echo "FAIL - $1"; }
 
@@ -18,13 +19,13 @@ fail() { failed=$((failed + 1)); echo "FAIL - $1"; }
 run() {
 	name=$1
 	shift
-	start=$(date +%s%N 2>/dev/null || echo 0)
+	start=$(now_ms)
 	timeout "$TIMEOUT" "$boot" "$@" >"$tmp/out" 2>"$tmp/err"
 	status=$?
-	end=$(date +%s%N 2>/dev/null || echo 0)
+	end=$(now_ms)
 	out=$(cat "$tmp/out")
 	err=$(cat "$tmp/err")
-	echo "     $name: exit $status in $(((end - start) / 1000000)) ms"
+	echo "     $name: exit $status in $((end - start)) ms"
 }
 
 expect() { # expect DESCRIPTION CONDITION...

@@ -5,6 +5,7 @@
  * that must neither crash nor reach outside the shared directory.
  */
 #include <dirent.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/fuse.h>
@@ -18,7 +19,8 @@
 #include "devices/virtio/fs/fuse_server.h"
 #include "test.h"
 
-#define OUT_MAX (1 << 20)
+#define OUT_MAX	     (1 << 20)
+#define MIN_SZ(a, b) ((a) < (b) ? (a) : (b))
 
 /* snprintf for paths: the temp paths are short, a truncation is a bug. */
 #define PATHF(buf, size, ...)                                                                      \
@@ -51,12 +53,12 @@ static char base[PATH_MAX], share[PATH_MAX], outside[PATH_MAX];
 static void req_init(struct req *r, uint32_t opcode, uint64_t nodeid)
 {
 	struct fuse_in_header h = {
-		.opcode = opcode,
-		.unique = next_unique++,
-		.nodeid = nodeid,
-		.uid = 0,
-		.gid = 0,
-		.pid = 1,
+	    .opcode = opcode,
+	    .unique = next_unique++,
+	    .nodeid = nodeid,
+	    .uid = 0,
+	    .gid = 0,
+	    .pid = 1,
 	};
 
 	memcpy(r->buf, &h, sizeof(h));
@@ -130,12 +132,12 @@ static struct reply send_req(struct req *r)
 static int do_init(uint32_t minor)
 {
 	struct fuse_init_in in = {
-		.major = 7,
-		.minor = minor,
-		.max_readahead = 128 * 1024,
-		.flags = FUSE_ASYNC_READ | FUSE_DO_READDIRPLUS | FUSE_BIG_WRITES | FUSE_INIT_EXT |
-			 FUSE_HANDLE_KILLPRIV_V2 | FUSE_POSIX_ACL | FUSE_EXPORT_SUPPORT |
-			 FUSE_MAX_PAGES | FUSE_WRITEBACK_CACHE,
+	    .major = 7,
+	    .minor = minor,
+	    .max_readahead = 128 * 1024,
+	    .flags = FUSE_ASYNC_READ | FUSE_DO_READDIRPLUS | FUSE_BIG_WRITES | FUSE_INIT_EXT |
+		     FUSE_HANDLE_KILLPRIV_V2 | FUSE_POSIX_ACL | FUSE_EXPORT_SUPPORT |
+		     FUSE_MAX_PAGES | FUSE_WRITEBACK_CACHE,
 	};
 	struct req r;
 	struct reply rep;
@@ -202,8 +204,7 @@ static int64_t do_open(uint32_t op, uint64_t node, uint32_t flags)
 	return (int64_t)((struct fuse_open_out *)rep.body)->fh;
 }
 
-static int64_t create(uint64_t dir, const char *name, uint32_t flags, uint32_t mode,
-		      uint64_t *fh)
+static int64_t create(uint64_t dir, const char *name, uint32_t flags, uint32_t mode, uint64_t *fh)
 {
 	struct fuse_create_in in = {.flags = flags, .mode = S_IFREG | mode, .umask = 022};
 	struct req r;
@@ -397,6 +398,8 @@ static void setup_dirs(void)
 	CHECK(!symlink("../outside", path));
 	host_path(path, "dir/deep");
 	CHECK(!symlink("../../outside/secret.txt", path));
+	host_path(path, "passwd");
+	CHECK(!symlink("/etc/passwd", path));
 }
 
 static void cleanup_dirs(void)
@@ -584,7 +587,8 @@ static void test_namespace_ops(void)
 	CHECK_EQ(rename_op(FUSE_ROOT_ID, "file3", FUSE_ROOT_ID, "w", RENAME_WHITEOUT), -EINVAL);
 	CHECK_EQ(rename_op(FUSE_ROOT_ID, "file3", FUSE_ROOT_ID, "w", 0x80), -EINVAL);
 	req_init(&r, FUSE_RENAME, FUSE_ROOT_ID); /* the old RENAME opcode */
-	req_add(&r, &(struct fuse_rename_in){.newdir = (uint64_t)d2}, sizeof(struct fuse_rename_in));
+	req_add(&r, &(struct fuse_rename_in){.newdir = (uint64_t)d2},
+		sizeof(struct fuse_rename_in));
 	req_str(&r, "file3");
 	req_str(&r, "moved");
 	CHECK_EQ(send_req(&r).error, 0);
@@ -686,8 +690,8 @@ static void test_setattr(void)
 	/* and on write with FUSE_WRITE_KILL_SUIDGID */
 	CHECK(!chmod(path, 06755));
 	{
-		struct fuse_write_in wi = {.fh = fh, .size = 1,
-					   .write_flags = FUSE_WRITE_KILL_SUIDGID};
+		struct fuse_write_in wi = {
+		    .fh = fh, .size = 1, .write_flags = FUSE_WRITE_KILL_SUIDGID};
 		struct req r;
 
 		req_init(&r, FUSE_WRITE, (uint64_t)id);
@@ -777,8 +781,7 @@ static void test_xattr(void)
 }
 
 /* Parse a READDIR(PLUS) reply into "name," list; returns the last off. */
-static uint64_t parse_dir(const struct reply *rep, bool plus, char *names, size_t size,
-			  int *count)
+static uint64_t parse_dir(const struct reply *rep, bool plus, char *names, size_t size, int *count)
 {
 	size_t pos = 0;
 	uint64_t off = 0;
@@ -794,13 +797,14 @@ static uint64_t parse_dir(const struct reply *rep, bool plus, char *names, size_
 		memcpy(&d, rep->body + pos, sizeof(d));
 		CHECK(d.namelen > 0 && d.namelen < 256);
 		strncat(names, (const char *)rep->body + pos + FUSE_NAME_OFFSET,
-			d.namelen < size - strlen(names) - 2 ? d.namelen : size - strlen(names) - 2);
+			d.namelen < size - strlen(names) - 2 ? d.namelen
+							     : size - strlen(names) - 2);
 		strcat(names, ",");
 		if (plus) {
 			bool dots = !strncmp((const char *)rep->body + pos + FUSE_NAME_OFFSET, ".",
 					     d.namelen) ||
-				    !strncmp((const char *)rep->body + pos + FUSE_NAME_OFFSET,
-					     "..", d.namelen);
+				    !strncmp((const char *)rep->body + pos + FUSE_NAME_OFFSET, "..",
+					     d.namelen);
 
 			CHECK(dots ? e.nodeid == 0 : e.nodeid != 0);
 			if (e.nodeid)
@@ -945,9 +949,12 @@ static void test_file_ranges(void)
 	}
 
 	id2 = create(FUSE_ROOT_ID, "copy", O_RDWR | O_CREAT, 0644, &fh2);
-	cr = (struct fuse_copy_file_range_in){.fh_in = fh, .off_in = 1 << 20,
-					      .nodeid_out = (uint64_t)id2, .fh_out = fh2,
-					      .off_out = 2, .len = 4};
+	cr = (struct fuse_copy_file_range_in){.fh_in = fh,
+					      .off_in = 1 << 20,
+					      .nodeid_out = (uint64_t)id2,
+					      .fh_out = fh2,
+					      .off_out = 2,
+					      .len = 4};
 	req_init(&r, FUSE_COPY_FILE_RANGE, (uint64_t)id);
 	req_add(&r, &cr, sizeof(cr));
 	rep = send_req(&r);
@@ -958,8 +965,7 @@ static void test_file_ranges(void)
 
 	/* POSIX (OFD) locks: a second handle conflicts, SETLKW does not block. */
 	{
-		struct fuse_lk_in lk = {.fh = fh,
-					.lk = {.start = 0, .end = 99, .type = F_WRLCK}};
+		struct fuse_lk_in lk = {.fh = fh, .lk = {.start = 0, .end = 99, .type = F_WRLCK}};
 
 		req_init(&r, FUSE_SETLK, (uint64_t)id);
 		req_add(&r, &lk, sizeof(lk));
@@ -1054,7 +1060,8 @@ static void test_overlay(void)
 	CHECK_EQ(fuse_server_add_overlay_file(srv, "nodir/x", shadow_data, 12, 0444, false),
 		 -ENOENT);
 	CHECK(fuse_server_add_overlay_file(srv, "ovd/../x", shadow_data, 12, 0444, false) < 0);
-	CHECK_EQ(fuse_server_add_overlay_file(srv, "ovd/..", shadow_data, 12, 0444, false), -EINVAL);
+	CHECK_EQ(fuse_server_add_overlay_file(srv, "ovd/..", shadow_data, 12, 0444, false),
+		 -EINVAL);
 
 	/* The root listing shows the overlay entries once, hiding the host file.txt. */
 	fh = do_open(FUSE_OPENDIR, FUSE_ROOT_ID, 0);
@@ -1175,6 +1182,33 @@ static void test_confinement(void)
 		CHECK_EQ(rep.error, 0);
 		CHECK(S_ISLNK(((struct fuse_entry_out *)rep.body)->attr.mode));
 		CHECK_EQ(name_op(FUSE_UNLINK, FUSE_ROOT_ID, "abs2"), 0);
+	}
+
+	/* A link to a host file the guest must never see, read or truncate. */
+	{
+		struct stat before, after;
+		int64_t pw = lookup(FUSE_ROOT_ID, "passwd", NULL);
+		struct fuse_read_in ri = {.fh = 1, .size = 4096};
+
+		CHECK(!stat("/etc/passwd", &before));
+		CHECK(pw > 0);
+		CHECK_EQ(do_open(FUSE_OPEN, (uint64_t)pw, O_RDONLY), -ELOOP);
+		CHECK_EQ(do_open(FUSE_OPEN, (uint64_t)pw, O_RDWR | O_TRUNC), -ELOOP);
+		CHECK_EQ(create(FUSE_ROOT_ID, "passwd", O_WRONLY | O_CREAT | O_TRUNC, 0644, &fh),
+			 -ELOOP);
+		sa.valid = FATTR_SIZE;
+		sa.size = 0;
+		CHECK_EQ(setattr((uint64_t)pw, &sa), -EINVAL);
+		/* No handle of any kind reads its bytes, whatever fh is tried. */
+		for (ri.fh = 0; ri.fh < 64; ri.fh++) {
+			req_init(&r, FUSE_READ, (uint64_t)pw);
+			req_add(&r, &ri, sizeof(ri));
+			rep = send_req(&r);
+			CHECK(rep.error || !memmem(rep.body, rep.body_len, "root:", 5));
+		}
+		CHECK(!stat("/etc/passwd", &after));
+		CHECK(after.st_size == before.st_size && after.st_mtime == before.st_mtime &&
+		      after.st_mode == before.st_mode);
 	}
 
 	/* Names are single components. */
@@ -1343,6 +1377,97 @@ static void test_read_only(void)
 	CHECK(fuse_server_new("/nonexistent/dir", false) == NULL && errno == ENOENT);
 }
 
+/* ---- several queues at once ---- */
+
+#define THREADS	   4
+#define ITERATIONS 300
+
+struct worker {
+	int index;
+	int errors;
+};
+
+/* One request with private buffers; returns the reply error and fills body. */
+static int32_t call(uint32_t op, uint64_t node, const void *arg, size_t len, const char *name,
+		    void *body, size_t body_size)
+{
+	uint8_t in[512], out[4096 + 16];
+	struct fuse_in_header h = {.opcode = op, .nodeid = node, .unique = 1};
+	size_t n = sizeof(h), name_len = name ? strlen(name) + 1 : 0;
+	struct iovec iin, iout = {out, sizeof(out)};
+	struct fuse_out_header oh;
+
+	if (len)
+		memcpy(in + n, arg, len);
+	n += len;
+	if (name_len)
+		memcpy(in + n, name, name_len);
+	n += name_len;
+	h.len = (uint32_t)n;
+	memcpy(in, &h, sizeof(h));
+	iin = (struct iovec){in, n};
+	if (fuse_server_handle(srv, &iin, 1, &iout, 1) < sizeof(oh))
+		return 1;
+	memcpy(&oh, out, sizeof(oh));
+	if (body)
+		memcpy(body, out + sizeof(oh), MIN_SZ(body_size, oh.len - sizeof(oh)));
+	return oh.error;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	char name[32];
+
+	snprintf(name, sizeof(name), "thread%d", w->index);
+	for (int i = 0; i < ITERATIONS; i++) {
+		struct fuse_create_in ci = {.flags = O_RDWR, .mode = S_IFREG | 0644};
+		struct fuse_entry_out e;
+		struct fuse_open_out oo;
+		uint8_t both[sizeof(e) + sizeof(oo)];
+		struct fuse_release_in ri = {0};
+		struct fuse_forget_in fi = {.nlookup = 1};
+		struct fuse_getattr_in gi = {0};
+		struct fuse_read_in rd = {.size = 64};
+
+		w->errors +=
+		    call(FUSE_LOOKUP, FUSE_ROOT_ID, NULL, 0, "new.txt", &e, sizeof(e)) != 0;
+		w->errors += call(FUSE_GETATTR, e.nodeid, &gi, sizeof(gi), NULL, NULL, 0) != 0;
+		w->errors += call(FUSE_OPEN, e.nodeid, &(struct fuse_open_in){0},
+				  sizeof(struct fuse_open_in), NULL, &oo, sizeof(oo)) != 0;
+		rd.fh = oo.fh;
+		w->errors += call(FUSE_READ, e.nodeid, &rd, sizeof(rd), NULL, NULL, 0) != 0;
+		ri.fh = oo.fh;
+		w->errors += call(FUSE_RELEASE, e.nodeid, &ri, sizeof(ri), NULL, NULL, 0) != 0;
+		call(FUSE_FORGET, e.nodeid, &fi, sizeof(fi), NULL, NULL, 0);
+
+		w->errors +=
+		    call(FUSE_CREATE, FUSE_ROOT_ID, &ci, sizeof(ci), name, both, sizeof(both)) != 0;
+		memcpy(&e, both, sizeof(e));
+		memcpy(&oo, both + sizeof(e), sizeof(oo));
+		ri.fh = oo.fh;
+		w->errors += call(FUSE_RELEASE, e.nodeid, &ri, sizeof(ri), NULL, NULL, 0) != 0;
+		w->errors += call(FUSE_UNLINK, FUSE_ROOT_ID, NULL, 0, name, NULL, 0) != 0;
+		call(FUSE_FORGET, e.nodeid, &fi, sizeof(fi), NULL, NULL, 0);
+	}
+	return NULL;
+}
+
+static void test_threads(void)
+{
+	pthread_t tids[THREADS];
+	struct worker workers[THREADS];
+
+	for (int i = 0; i < THREADS; i++) {
+		workers[i] = (struct worker){.index = i};
+		CHECK(!pthread_create(&tids[i], NULL, worker_main, &workers[i]));
+	}
+	for (int i = 0; i < THREADS; i++) {
+		pthread_join(tids[i], NULL);
+		CHECK_EQ(workers[i].errors, 0);
+	}
+}
+
 static int count_fds(void)
 {
 	DIR *d = opendir("/proc/self/fd");
@@ -1375,6 +1500,7 @@ static void run_all(void)
 	test_statfs();
 	test_file_ranges();
 	test_misc_ops();
+	test_threads();
 	test_confinement();
 	test_malformed();
 	test_read_only();

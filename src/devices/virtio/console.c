@@ -69,6 +69,8 @@ struct console_port {
 	bool is_console;
 	int in_fd, out_fd;
 	bool reader_started;
+	bool guest_ready; /* the guest sent PORT_READY */
+	bool host_eof;	  /* the input fd reached its end */
 	pthread_t reader;
 	struct event_source tx_kick;
 };
@@ -199,8 +201,9 @@ static void port_ready(struct virtio_console *con, struct console_port *port)
 	} else if (port->name[0]) {
 		send_control(con, port->id, PORT_NAME, 1, port->name, strlen(port->name));
 	}
-	/* The host end is connected for as long as it has an fd. */
-	send_control(con, port->id, PORT_OPEN, 1, NULL, 0);
+	/* The host end is open until its input ends (which may already be so). */
+	port->guest_ready = true;
+	send_control(con, port->id, PORT_OPEN, !port->host_eof, NULL, 0);
 }
 
 static void handle_control(struct virtio_console *con, const struct control_msg *msg)
@@ -388,7 +391,9 @@ static void *port_reader(void *arg)
 		pthread_mutex_lock(&con->dev_lock);
 		if (n <= 0) {
 			/* EOF: the guest's reads return 0 once the host end is closed. */
-			send_control(con, port->id, PORT_OPEN, 0, NULL, 0);
+			port->host_eof = true;
+			if (port->guest_ready)
+				send_control(con, port->id, PORT_OPEN, 0, NULL, 0);
 			pthread_mutex_unlock(&con->dev_lock);
 			break;
 		}
@@ -436,6 +441,8 @@ static void console_reset(struct virtio_device *dev)
 	pthread_mutex_lock(&con->dev_lock);
 	con->reset_count++;
 	con->ctrl_count = 0;
+	for (unsigned int i = 0; i < con->nports; i++)
+		con->ports[i].guest_ready = false;
 	pthread_mutex_unlock(&con->dev_lock);
 }
 

@@ -18,6 +18,7 @@
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "devices/legacy/legacy.h"
@@ -57,6 +58,8 @@ int main(void)
 	printf("cpus=%ld\n", sysconf(_SC_NPROCESSORS_ONLN));
 	fflush(stdout);
 
+	/* The status stops the VM at once: let the UART send everything first. */
+	tcdrain(STDOUT_FILENO);
 	if (mode && !strcmp(mode, "panic"))
 		return 3; /* PID 1 exits: the kernel panics and, with panic=-1, reboots */
 	if (mode && !strcmp(mode, "reboot"))

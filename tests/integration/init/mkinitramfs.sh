@@ -12,6 +12,7 @@ file "$busybox" | grep -q 'statically linked' ||
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 
+chmod 755 "$stage" # mktemp -d makes it 0700: the initramfs root
 mkdir -p "$stage"/{bin,etc,root,home/user,work}
 install -m 755 "$init" "$stage/init"
 install -m 755 "$busybox" "$stage/bin/busybox"

@@ -25,8 +25,8 @@ struct dir_stream {
 	pthread_mutex_t lock;
 	struct ovl_entry **ovl; /* overlay entries listed first */
 	size_t n_ovl;
-	uint64_t next;		/* index of the entry at the stream position */
-	char *buf;		/* getdents64 records */
+	uint64_t next; /* index of the entry at the stream position */
+	char *buf;     /* getdents64 records */
 	size_t len, pos;
 	bool eof;
 	bool is_root;
@@ -140,8 +140,7 @@ static int seek(struct dir_stream *ds, int fd, uint64_t offset)
 
 static bool is_dot_or_dotdot(const struct dir_item *it)
 {
-	return it->name[0] == '.' &&
-	       (it->namelen == 1 || (it->namelen == 2 && it->name[1] == '.'));
+	return it->name[0] == '.' && (it->namelen == 1 || (it->namelen == 2 && it->name[1] == '.'));
 }
 
 /*
@@ -180,10 +179,10 @@ static int plus_entry(struct fuse_server *srv, int fd, const struct dir_item *it
 static size_t put_dirent(char *buf, const struct dir_item *it, uint64_t off)
 {
 	struct fuse_dirent d = {
-		.ino = it->ino,
-		.off = off,
-		.namelen = (uint32_t)it->namelen,
-		.type = it->type,
+	    .ino = it->ino,
+	    .off = off,
+	    .namelen = (uint32_t)it->namelen,
+	    .type = it->type,
 	};
 	size_t size = FUSE_DIRENT_ALIGN(FUSE_NAME_OFFSET + it->namelen);
 

@@ -135,8 +135,7 @@ static int set_mode(struct fuse_req *req, struct fuse_node *node, struct fuse_ha
 static int set_size(struct fuse_req *req, struct fuse_node *node, struct fuse_handle *h,
 		    const struct fuse_setattr_in *in)
 {
-	bool kill = (in->valid & FATTR_KILL_SUIDGID) &&
-		    (req->flags & FUSE_HANDLE_KILLPRIV_V2);
+	bool kill = (in->valid & FATTR_KILL_SUIDGID) && (req->flags & FUSE_HANDLE_KILLPRIV_V2);
 	int fd = -1, err = 0;
 	struct stat st;
 
@@ -524,8 +523,8 @@ size_t fuse_op_statfs(struct fuse_req *req)
  * (the server itself may run as root). Supplementary groups are unknown to
  * FUSE; the guest kernel normally checks permissions itself.
  */
-static int check_access(struct fuse_req *req, const struct fuse_node *node,
-			const struct stat *st, uint32_t mask)
+static int check_access(struct fuse_req *req, const struct fuse_node *node, const struct stat *st,
+			uint32_t mask)
 {
 	mode_t bits;
 

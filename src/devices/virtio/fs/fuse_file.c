@@ -168,8 +168,7 @@ static size_t reply_create(struct fuse_req *req, struct fuse_node *dir, int fd, 
 		node_forget(req->srv, e.nodeid, 1);
 		return fuse_reply_err(req, ENOMEM);
 	}
-	return fuse_reply_iov(req,
-			      (struct iovec[]){{&e, sizeof(e)}, {&oo, sizeof(oo)}}, 2);
+	return fuse_reply_iov(req, (struct iovec[]){{&e, sizeof(e)}, {&oo, sizeof(oo)}}, 2);
 }
 
 size_t fuse_op_create(struct fuse_req *req)
@@ -218,9 +217,9 @@ static ssize_t read_to_guest(struct fuse_req *req, int fd, off_t off, size_t siz
 	while (done < size) {
 		struct iovec iov[IO_SEGS];
 		size_t got;
-		unsigned int n = iov_slice(req->out, req->out_count,
-					   sizeof(struct fuse_out_header) + done, size - done,
-					   iov, IO_SEGS, &got);
+		unsigned int n =
+		    iov_slice(req->out, req->out_count, sizeof(struct fuse_out_header) + done,
+			      size - done, iov, IO_SEGS, &got);
 		ssize_t r;
 
 		if (!n)
@@ -276,8 +275,8 @@ static ssize_t write_from_guest(struct fuse_req *req, int fd, off_t off, size_t 
 	while (done < size) {
 		struct iovec iov[IO_SEGS];
 		size_t got;
-		unsigned int n = iov_slice(req->in, req->in_count, base + done, size - done, iov,
-					   IO_SEGS, &got);
+		unsigned int n =
+		    iov_slice(req->in, req->in_count, base + done, size - done, iov, IO_SEGS, &got);
 		ssize_t r;
 
 		if (!n)

@@ -340,8 +340,8 @@ static void handle_table_maybe_grow(struct handle_table *t)
  * Returns its id, or 0 with errno = ENOMEM (fd and dir are then released by the
  * caller).
  */
-uint64_t handle_add(struct fuse_server *srv, enum handle_kind kind, int fd,
-		    struct fuse_node *node, struct dir_stream *dir)
+uint64_t handle_add(struct fuse_server *srv, enum handle_kind kind, int fd, struct fuse_node *node,
+		    struct dir_stream *dir)
 {
 	struct fuse_handle *h = calloc(1, sizeof(*h));
 	size_t b;

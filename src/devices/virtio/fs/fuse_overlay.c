@@ -109,8 +109,8 @@ bool ovl_capable(const struct fuse_server *srv, const struct fuse_node *dir)
 }
 
 /* The live overlay entry name in dir; consume: the LOOKUP that uses up a one_shot. */
-struct ovl_entry *ovl_lookup(struct fuse_server *srv, const struct fuse_node *dir,
-			     const char *name, bool consume)
+struct ovl_entry *ovl_lookup(struct fuse_server *srv, const struct fuse_node *dir, const char *name,
+			     bool consume)
 {
 	struct ovl_entry **list, *e = NULL;
 

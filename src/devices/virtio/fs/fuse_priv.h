@@ -26,15 +26,15 @@
 #include "devices/virtio/fs/fuse_server.h"
 #include "vmm/util.h"
 
-#define FUSE_MIN_MINOR	     27
-#define FUSE_OUR_MINOR	     38 /* the protocol this server speaks (linux/fuse.h 7.38) */
-#define FUSE_MAX_WRITE	     (1024 * 1024)
-#define FUSE_MAX_PAGES_INIT  256
-#define FUSE_TIMEOUT_SEC     1
-#define FUSE_MAX_REQ_ARGS    (64 * 1024 + 4096) /* largest non-WRITE body: SETXATTR */
-#define FUSE_XATTR_SIZE_MAX  (64 * 1024)
-#define FUSE_HOST_NAME_MAX   255
-#define FUSE_SYMLINK_MAX     4095
+#define FUSE_MIN_MINOR	    27
+#define FUSE_OUR_MINOR	    38 /* the protocol this server speaks (linux/fuse.h 7.38) */
+#define FUSE_MAX_WRITE	    (1024 * 1024)
+#define FUSE_MAX_PAGES_INIT 256
+#define FUSE_TIMEOUT_SEC    1
+#define FUSE_MAX_REQ_ARGS   (64 * 1024 + 4096) /* largest non-WRITE body: SETXATTR */
+#define FUSE_XATTR_SIZE_MAX (64 * 1024)
+#define FUSE_HOST_NAME_MAX  255
+#define FUSE_SYMLINK_MAX    4095
 
 /* A virtual, in-memory entry (file or directory) added by the VMM. */
 struct ovl_entry {
@@ -56,8 +56,8 @@ struct fuse_node {
 	int fd; /* O_PATH|O_NOFOLLOW; -1 for overlay nodes */
 	dev_t dev;
 	ino_t ino;
-	mode_t type;	  /* S_IFMT bits: an inode's type never changes */
-	uint64_t nlookup; /* the guest's references */
+	mode_t type;	   /* S_IFMT bits: an inode's type never changes */
+	uint64_t nlookup;  /* the guest's references */
 	unsigned int refs; /* in-flight users and open handles */
 	bool hashed;	   /* reachable from the tables */
 	struct ovl_entry *ovl;
@@ -152,8 +152,8 @@ uint64_t node_link_fd(struct fuse_server *srv, int fd, const struct stat *st);
 uint64_t node_link_ovl(struct fuse_server *srv, struct ovl_entry *ovl);
 void node_link_again(struct fuse_server *srv, struct fuse_node *node);
 void node_forget(struct fuse_server *srv, uint64_t id, uint64_t nlookup);
-uint64_t handle_add(struct fuse_server *srv, enum handle_kind kind, int fd,
-		    struct fuse_node *node, struct dir_stream *dir);
+uint64_t handle_add(struct fuse_server *srv, enum handle_kind kind, int fd, struct fuse_node *node,
+		    struct dir_stream *dir);
 struct fuse_handle *handle_get(struct fuse_server *srv, uint64_t id, enum handle_kind kind);
 void handle_put(struct fuse_server *srv, struct fuse_handle *h);
 int handle_release(struct fuse_server *srv, uint64_t id, enum handle_kind kind);
@@ -178,8 +178,8 @@ int fuse_kill_suidgid(int fd, const struct stat *st);
 
 /* fuse_overlay.c (callers hold no lock) */
 bool ovl_capable(const struct fuse_server *srv, const struct fuse_node *dir);
-struct ovl_entry *ovl_lookup(struct fuse_server *srv, const struct fuse_node *dir,
-			     const char *name, bool consume);
+struct ovl_entry *ovl_lookup(struct fuse_server *srv, const struct fuse_node *dir, const char *name,
+			     bool consume);
 bool ovl_shadows(struct fuse_server *srv, const struct fuse_node *dir, const char *name);
 void ovl_stat(const struct fuse_server *srv, const struct ovl_entry *ovl, struct stat *st);
 void ovl_free_all(struct fuse_server *srv);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "devices/virtio/fs/fuse_priv.h"
@@ -19,10 +20,10 @@
 /* Arguments up to this size are copied to the stack, larger ones to the heap. */
 #define ARGS_ON_STACK 4096
 
-#define OUR_INIT_FLAGS                                                                            \
-	(FUSE_ASYNC_READ | FUSE_POSIX_LOCKS | FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES |            \
-	 FUSE_FLOCK_LOCKS | FUSE_AUTO_INVAL_DATA | FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO |  \
-	 FUSE_ASYNC_DIO | FUSE_PARALLEL_DIROPS | FUSE_HANDLE_KILLPRIV_V2 | FUSE_MAX_PAGES |       \
+#define OUR_INIT_FLAGS                                                                             \
+	(FUSE_ASYNC_READ | FUSE_POSIX_LOCKS | FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES |              \
+	 FUSE_FLOCK_LOCKS | FUSE_AUTO_INVAL_DATA | FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO |   \
+	 FUSE_ASYNC_DIO | FUSE_PARALLEL_DIROPS | FUSE_HANDLE_KILLPRIV_V2 | FUSE_MAX_PAGES |        \
 	 FUSE_CACHE_SYMLINKS | FUSE_INIT_EXT)
 
 /* ---- replies ---- */
@@ -39,8 +40,8 @@ size_t fuse_reply_iov(struct fuse_req *req, const struct iovec *parts, unsigned 
 	oh.len = (uint32_t)(sizeof(oh) + body);
 	pos = iov_copy_to(req->out, req->out_count, 0, &oh, sizeof(oh));
 	for (unsigned int i = 0; i < n; i++)
-		pos += iov_copy_to(req->out, req->out_count, pos, parts[i].iov_base,
-				   parts[i].iov_len);
+		pos +=
+		    iov_copy_to(req->out, req->out_count, pos, parts[i].iov_base, parts[i].iov_len);
 	return pos;
 }
 
@@ -54,9 +55,9 @@ size_t fuse_reply(struct fuse_req *req, const void *body, size_t len)
 size_t fuse_reply_err(struct fuse_req *req, int err)
 {
 	struct fuse_out_header oh = {
-		.len = sizeof(oh),
-		.error = -err,
-		.unique = req->h.unique,
+	    .len = sizeof(oh),
+	    .error = -err,
+	    .unique = req->h.unique,
 	};
 
 	if (req->out_cap < sizeof(oh))
@@ -89,7 +90,7 @@ static size_t op_init(struct fuse_req *req)
 	if (in.major > FUSE_KERNEL_VERSION)
 		return fuse_reply(req, &out, FUSE_COMPAT_INIT_OUT_SIZE); /* client retries */
 	if (in.major < FUSE_KERNEL_VERSION || in.minor < FUSE_MIN_MINOR) {
-		pr_err("fuse: unsupported protocol %u.%u from the guest\n", in.major, in.minor);
+		pr_warn("fuse: unsupported protocol %u.%u from the guest", in.major, in.minor);
 		return fuse_reply_err(req, EPROTO);
 	}
 	want = in.flags;
@@ -112,7 +113,7 @@ static size_t op_init(struct fuse_req *req)
 	srv->minor = out.minor;
 	srv->flags = want;
 	pthread_mutex_unlock(&srv->lock);
-	pr_debug("fuse: init 7.%u, flags %#llx\n", out.minor, (unsigned long long)want);
+	pr_debug("fuse: init 7.%u, flags %#llx", out.minor, (unsigned long long)want);
 	/* Before 7.23 the reply ended at max_write. */
 	return fuse_reply(req, &out, in.minor < 23 ? FUSE_COMPAT_22_INIT_OUT_SIZE : sizeof(out));
 }
@@ -154,68 +155,68 @@ struct fuse_op {
 	bool no_reply;
 };
 
-#define OP(code, func, in, out, mod) [code] = {.fn = func, .in_size = in, .out_size = out, .modifies = mod}
+#define OP(code, func, in, out, mod)                                                               \
+	[code] = {.fn = func, .in_size = in, .out_size = out, .modifies = mod}
 
 static const struct fuse_op fuse_ops[] = {
-	OP(FUSE_LOOKUP, fuse_op_lookup, 0, sizeof(struct fuse_entry_out), false),
-	[FUSE_FORGET] = {.fn = fuse_op_forget, .in_size = sizeof(struct fuse_forget_in),
-			 .no_reply = true},
-	OP(FUSE_GETATTR, fuse_op_getattr, sizeof(struct fuse_getattr_in),
-	   sizeof(struct fuse_attr_out), false),
-	OP(FUSE_SETATTR, fuse_op_setattr, sizeof(struct fuse_setattr_in),
-	   sizeof(struct fuse_attr_out), true),
-	OP(FUSE_READLINK, fuse_op_readlink, 0, 0, false),
-	OP(FUSE_SYMLINK, fuse_op_symlink, 0, sizeof(struct fuse_entry_out), true),
-	OP(FUSE_MKNOD, fuse_op_mknod, sizeof(struct fuse_mknod_in),
-	   sizeof(struct fuse_entry_out), true),
-	OP(FUSE_MKDIR, fuse_op_mkdir, sizeof(struct fuse_mkdir_in),
-	   sizeof(struct fuse_entry_out), true),
-	OP(FUSE_UNLINK, fuse_op_unlink, 0, 0, true),
-	OP(FUSE_RMDIR, fuse_op_rmdir, 0, 0, true),
-	OP(FUSE_RENAME, fuse_op_rename, sizeof(struct fuse_rename_in), 0, true),
-	OP(FUSE_LINK, fuse_op_link, sizeof(struct fuse_link_in), sizeof(struct fuse_entry_out),
-	   true),
-	OP(FUSE_OPEN, fuse_op_open, sizeof(struct fuse_open_in), sizeof(struct fuse_open_out),
-	   false),
-	OP(FUSE_READ, fuse_op_read, sizeof(struct fuse_read_in), 0, false),
-	OP(FUSE_WRITE, fuse_op_write, sizeof(struct fuse_write_in),
-	   sizeof(struct fuse_write_out), true),
-	OP(FUSE_STATFS, fuse_op_statfs, 0, sizeof(struct fuse_statfs_out), false),
-	OP(FUSE_RELEASE, fuse_op_release, sizeof(struct fuse_release_in), 0, false),
-	OP(FUSE_FSYNC, fuse_op_fsync, sizeof(struct fuse_fsync_in), 0, false),
-	OP(FUSE_SETXATTR, fuse_op_setxattr, FUSE_COMPAT_SETXATTR_IN_SIZE, 0, true),
-	OP(FUSE_GETXATTR, fuse_op_getxattr, sizeof(struct fuse_getxattr_in), 0, false),
-	OP(FUSE_LISTXATTR, fuse_op_listxattr, sizeof(struct fuse_getxattr_in), 0, false),
-	OP(FUSE_REMOVEXATTR, fuse_op_removexattr, 0, 0, true),
-	OP(FUSE_FLUSH, fuse_op_flush, sizeof(struct fuse_flush_in), 0, false),
-	OP(FUSE_INIT, op_init, 2 * sizeof(uint32_t), 0, false),
-	OP(FUSE_OPENDIR, fuse_op_opendir, sizeof(struct fuse_open_in),
-	   sizeof(struct fuse_open_out), false),
-	OP(FUSE_READDIR, fuse_op_readdir, sizeof(struct fuse_read_in), 0, false),
-	OP(FUSE_RELEASEDIR, fuse_op_releasedir, sizeof(struct fuse_release_in), 0, false),
-	OP(FUSE_FSYNCDIR, fuse_op_fsyncdir, sizeof(struct fuse_fsync_in), 0, false),
-	OP(FUSE_GETLK, fuse_op_getlk, sizeof(struct fuse_lk_in), sizeof(struct fuse_lk_out),
-	   false),
-	OP(FUSE_SETLK, fuse_op_setlk, sizeof(struct fuse_lk_in), 0, false),
-	OP(FUSE_SETLKW, fuse_op_setlk, sizeof(struct fuse_lk_in), 0, false),
-	OP(FUSE_ACCESS, fuse_op_access, sizeof(struct fuse_access_in), 0, false),
-	OP(FUSE_CREATE, fuse_op_create, sizeof(struct fuse_create_in),
-	   sizeof(struct fuse_entry_out) + sizeof(struct fuse_open_out), true),
-	[FUSE_INTERRUPT] = {.fn = op_no_reply, .no_reply = true},
-	OP(FUSE_BMAP, op_enosys, 0, 0, false),
-	OP(FUSE_DESTROY, op_destroy, 0, 0, false),
-	OP(FUSE_IOCTL, op_ioctl, 0, 0, false),
-	OP(FUSE_POLL, op_enosys, 0, 0, false),
-	[FUSE_BATCH_FORGET] = {.fn = fuse_op_batch_forget,
-			       .in_size = sizeof(struct fuse_batch_forget_in), .no_reply = true},
-	OP(FUSE_FALLOCATE, fuse_op_fallocate, sizeof(struct fuse_fallocate_in), 0, true),
-	OP(FUSE_READDIRPLUS, fuse_op_readdirplus, sizeof(struct fuse_read_in), 0, false),
-	OP(FUSE_RENAME2, fuse_op_rename2, sizeof(struct fuse_rename2_in), 0, true),
-	OP(FUSE_LSEEK, fuse_op_lseek, sizeof(struct fuse_lseek_in), sizeof(struct fuse_lseek_out),
-	   false),
-	OP(FUSE_COPY_FILE_RANGE, fuse_op_copy_file_range, sizeof(struct fuse_copy_file_range_in),
-	   sizeof(struct fuse_write_out), true),
-	OP(FUSE_SYNCFS, fuse_op_syncfs, 0, 0, false),
+    OP(FUSE_LOOKUP, fuse_op_lookup, 0, sizeof(struct fuse_entry_out), false),
+    [FUSE_FORGET] = {.fn = fuse_op_forget,
+		     .in_size = sizeof(struct fuse_forget_in),
+		     .no_reply = true},
+    OP(FUSE_GETATTR, fuse_op_getattr, sizeof(struct fuse_getattr_in), sizeof(struct fuse_attr_out),
+       false),
+    OP(FUSE_SETATTR, fuse_op_setattr, sizeof(struct fuse_setattr_in), sizeof(struct fuse_attr_out),
+       true),
+    OP(FUSE_READLINK, fuse_op_readlink, 0, 0, false),
+    OP(FUSE_SYMLINK, fuse_op_symlink, 0, sizeof(struct fuse_entry_out), true),
+    OP(FUSE_MKNOD, fuse_op_mknod, sizeof(struct fuse_mknod_in), sizeof(struct fuse_entry_out),
+       true),
+    OP(FUSE_MKDIR, fuse_op_mkdir, sizeof(struct fuse_mkdir_in), sizeof(struct fuse_entry_out),
+       true),
+    OP(FUSE_UNLINK, fuse_op_unlink, 0, 0, true),
+    OP(FUSE_RMDIR, fuse_op_rmdir, 0, 0, true),
+    OP(FUSE_RENAME, fuse_op_rename, sizeof(struct fuse_rename_in), 0, true),
+    OP(FUSE_LINK, fuse_op_link, sizeof(struct fuse_link_in), sizeof(struct fuse_entry_out), true),
+    OP(FUSE_OPEN, fuse_op_open, sizeof(struct fuse_open_in), sizeof(struct fuse_open_out), false),
+    OP(FUSE_READ, fuse_op_read, sizeof(struct fuse_read_in), 0, false),
+    OP(FUSE_WRITE, fuse_op_write, sizeof(struct fuse_write_in), sizeof(struct fuse_write_out),
+       true),
+    OP(FUSE_STATFS, fuse_op_statfs, 0, sizeof(struct fuse_statfs_out), false),
+    OP(FUSE_RELEASE, fuse_op_release, sizeof(struct fuse_release_in), 0, false),
+    OP(FUSE_FSYNC, fuse_op_fsync, sizeof(struct fuse_fsync_in), 0, false),
+    OP(FUSE_SETXATTR, fuse_op_setxattr, FUSE_COMPAT_SETXATTR_IN_SIZE, 0, true),
+    OP(FUSE_GETXATTR, fuse_op_getxattr, sizeof(struct fuse_getxattr_in), 0, false),
+    OP(FUSE_LISTXATTR, fuse_op_listxattr, sizeof(struct fuse_getxattr_in), 0, false),
+    OP(FUSE_REMOVEXATTR, fuse_op_removexattr, 0, 0, true),
+    OP(FUSE_FLUSH, fuse_op_flush, sizeof(struct fuse_flush_in), 0, false),
+    OP(FUSE_INIT, op_init, 2 * sizeof(uint32_t), 0, false),
+    OP(FUSE_OPENDIR, fuse_op_opendir, sizeof(struct fuse_open_in), sizeof(struct fuse_open_out),
+       false),
+    OP(FUSE_READDIR, fuse_op_readdir, sizeof(struct fuse_read_in), 0, false),
+    OP(FUSE_RELEASEDIR, fuse_op_releasedir, sizeof(struct fuse_release_in), 0, false),
+    OP(FUSE_FSYNCDIR, fuse_op_fsyncdir, sizeof(struct fuse_fsync_in), 0, false),
+    OP(FUSE_GETLK, fuse_op_getlk, sizeof(struct fuse_lk_in), sizeof(struct fuse_lk_out), false),
+    OP(FUSE_SETLK, fuse_op_setlk, sizeof(struct fuse_lk_in), 0, false),
+    OP(FUSE_SETLKW, fuse_op_setlk, sizeof(struct fuse_lk_in), 0, false),
+    OP(FUSE_ACCESS, fuse_op_access, sizeof(struct fuse_access_in), 0, false),
+    OP(FUSE_CREATE, fuse_op_create, sizeof(struct fuse_create_in),
+       sizeof(struct fuse_entry_out) + sizeof(struct fuse_open_out), true),
+    [FUSE_INTERRUPT] = {.fn = op_no_reply, .no_reply = true},
+    OP(FUSE_BMAP, op_enosys, 0, 0, false),
+    OP(FUSE_DESTROY, op_destroy, 0, 0, false),
+    OP(FUSE_IOCTL, op_ioctl, 0, 0, false),
+    OP(FUSE_POLL, op_enosys, 0, 0, false),
+    [FUSE_BATCH_FORGET] = {.fn = fuse_op_batch_forget,
+			   .in_size = sizeof(struct fuse_batch_forget_in),
+			   .no_reply = true},
+    OP(FUSE_FALLOCATE, fuse_op_fallocate, sizeof(struct fuse_fallocate_in), 0, true),
+    OP(FUSE_READDIRPLUS, fuse_op_readdirplus, sizeof(struct fuse_read_in), 0, false),
+    OP(FUSE_RENAME2, fuse_op_rename2, sizeof(struct fuse_rename2_in), 0, true),
+    OP(FUSE_LSEEK, fuse_op_lseek, sizeof(struct fuse_lseek_in), sizeof(struct fuse_lseek_out),
+       false),
+    OP(FUSE_COPY_FILE_RANGE, fuse_op_copy_file_range, sizeof(struct fuse_copy_file_range_in),
+       sizeof(struct fuse_write_out), true),
+    OP(FUSE_SYNCFS, fuse_op_syncfs, 0, 0, false),
 };
 
 static const struct fuse_op *find_op(uint32_t opcode)
@@ -258,12 +259,12 @@ size_t fuse_server_handle(struct fuse_server *srv, const struct iovec *in, unsig
 {
 	uint64_t stack_args[ARGS_ON_STACK / sizeof(uint64_t)];
 	struct fuse_req req = {
-		.srv = srv,
-		.in = in,
-		.in_count = in_count,
-		.out = out,
-		.out_count = out_count,
-		.out_cap = iov_length(out, out_count),
+	    .srv = srv,
+	    .in = in,
+	    .in_count = in_count,
+	    .out = out,
+	    .out_count = out_count,
+	    .out_cap = iov_length(out, out_count),
 	};
 	size_t in_total = iov_length(in, in_count), body, ret;
 	const struct fuse_op *op;
@@ -310,6 +311,22 @@ static mode_t read_umask(void)
 	return mask & 0777;
 }
 
+/*
+ * Every inode the guest holds costs an O_PATH fd, so a guest walking a big
+ * tree needs far more than the usual soft limit of 1024: raise it to the hard
+ * limit (the process-wide change virtio-fs servers customarily make).
+ */
+static void raise_fd_limit(void)
+{
+	struct rlimit lim;
+
+	if (getrlimit(RLIMIT_NOFILE, &lim) || lim.rlim_cur >= lim.rlim_max)
+		return;
+	lim.rlim_cur = lim.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &lim))
+		pr_debug("fuse: cannot raise the open file limit: %s", strerror(errno));
+}
+
 struct fuse_server *fuse_server_new(const char *root_dir, bool read_only)
 {
 	struct fuse_server *srv;
@@ -330,20 +347,21 @@ struct fuse_server *fuse_server_new(const char *root_dir, bool read_only)
 	srv->root_fd = open(root_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (srv->root_fd < 0) {
 		err = errno;
-		pr_err("fuse: cannot open shared directory %s: %s\n", root_dir, strerror(err));
+		pr_err("fuse: cannot open shared directory %s: %s", root_dir, strerror(err));
 		goto fail;
 	}
 	/* Re-opening nodes needs /proc; without it nothing could be opened. */
 	probe = fuse_reopen_fd(srv, srv->root_fd, O_PATH);
 	if (probe < 0) {
 		err = -probe;
-		pr_err("fuse: /proc/self/fd is needed: %s\n", strerror(err));
+		pr_err("fuse: /proc/self/fd is needed: %s", strerror(err));
 		goto fail;
 	}
 	close(probe);
 	err = -node_tables_init(srv);
 	if (err)
 		goto fail;
+	raise_fd_limit();
 	return srv;
 fail:
 	fuse_server_free(srv);

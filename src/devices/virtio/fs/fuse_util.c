@@ -55,9 +55,9 @@ int fuse_open_beneath(int dirfd, const char *name, int flags, mode_t mode)
 {
 	static bool no_openat2;
 	struct open_how how = {
-		.flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC),
-		.mode = ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) ? mode : 0,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	    .flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC),
+	    .mode = ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) ? mode : 0,
+	    .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
 	};
 	int fd;
 
@@ -330,7 +330,7 @@ void fuse_set_owner(struct fuse_req *req, int fd, const struct stat *parent, mod
 		return;
 	fuse_proc_path(path, sizeof(path), fd);
 	if (chmod(path, want))
-		pr_debug("fuse: restoring mode %o: %s\n", want, strerror(errno));
+		pr_debug("fuse: restoring mode %o: %s", want, strerror(errno));
 }
 
 /* HANDLE_KILLPRIV_V2: a write or truncate by the guest drops setuid/setgid. */

@@ -65,8 +65,8 @@ size_t fuse_op_setxattr(struct fuse_req *req)
 }
 
 /* Shared tail of GETXATTR and LISTXATTR: probe or fetch up to size bytes. */
-static size_t reply_xattr(struct fuse_req *req, ssize_t (*get)(const char *, const char *,
-							       void *, size_t),
+static size_t reply_xattr(struct fuse_req *req,
+			  ssize_t (*get)(const char *, const char *, void *, size_t),
 			  const char *name, uint32_t size)
 {
 	struct fuse_getxattr_out out = {0};
