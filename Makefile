@@ -37,7 +37,9 @@ TOOLS := $(B)/krun-boot $(B)/krun-chroot
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(wildcard tests/unit/test_*.c))
 GUEST_PROGS := $(B)/tests/guest/hello-init $(B)/tests/guest/krun-probe
-TEST_SCRIPTS := $(addprefix $(B)/tests/,guest-tests.sh chroot-tests.sh manifest.sh)
+TEST_SCRIPTS := $(addprefix $(B)/tests/,guest-tests.sh chroot-tests.sh manifest.sh) \
+	$(B)/tests/init/init-tests.sh $(B)/tests/init/krun-config.sh
+INIT_TEST_CPIO := $(B)/tests/init/base.cpio
 TEST_INITRAMFS := $(B)/tests/guest/hello.cpio.gz
 
 .PHONY: all lib krunfw tools install check check-unit check-guest check-guest-here \
@@ -120,11 +122,17 @@ $(B)/tests/%.sh: tests/integration/%.sh
 	@mkdir -p $(dir $@)
 	cp $< $@
 
+# The init's own tests boot it from an initramfs with busybox.
+$(INIT_TEST_CPIO): $(INIT) tests/integration/init/mkinitramfs.sh
+	@mkdir -p $(dir $@)
+	tests/integration/init/mkinitramfs.sh $@ $(INIT)
+
 $(B)/bench/tslines: bench/tslines.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $<
 
-tests: all rootfs $(B)/bench/tslines $(UNIT_TESTS) $(GUEST_PROGS) $(TEST_INITRAMFS) $(TEST_SCRIPTS)
+tests: all rootfs $(B)/bench/tslines $(UNIT_TESTS) $(GUEST_PROGS) $(TEST_INITRAMFS) $(TEST_SCRIPTS) \
+	$(INIT_TEST_CPIO)
 
 check: tests
 	tests/run-all.sh $(B)

@@ -225,6 +225,8 @@ static int apply_record(struct config *cfg, char *rec, size_t *nargs)
 		err = parse_rlimit(v, &cfg->rlimits[cfg->nrlimits++]);
 	else if ((v = record_value(rec, "mount")))
 		err = parse_mount(v, &cfg->mounts[cfg->nmounts++]);
+	else if ((v = record_value(rec, "port")))
+		cfg->ports |= stdio_port_bit(v);
 	if (err)
 		say("config: bad record \"%.200s\"", rec);
 	return err;

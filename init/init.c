@@ -178,7 +178,7 @@ int main(void)
 	mount_system_filesystems();
 	if (sethostname(cfg.hostname, strlen(cfg.hostname)) < 0)
 		say("warning: cannot set the hostname: %s", strerror(errno));
-	stdio_open(&io);
+	stdio_open(&io, cfg.ports);
 	if (io.fd[2] >= 0)
 		say_to(io.fd[2]);
 	if (mount_shares(&cfg) < 0)

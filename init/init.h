@@ -42,6 +42,7 @@ struct config {
 	size_t nrlimits;
 	struct krun_mount *mounts;
 	size_t nmounts;
+	unsigned int ports; /* bit i: the port for fd i exists ("port" records) */
 };
 
 /* Number of variables env_add_defaults() may append to envp. */
@@ -70,7 +71,9 @@ int mount_shares(const struct config *cfg);
 
 /* stdio.c */
 void console_as_init_stdio(void);
-void stdio_open(struct stdio *io);
+void stdio_open(struct stdio *io, unsigned int expected_ports);
+/* Bit for a "port" record's value, 0 if the name is not a stdio port. */
+unsigned int stdio_port_bit(const char *name);
 bool stdio_uses_console(const struct stdio *io);
 void stdio_flush_and_close(struct stdio *io);
 

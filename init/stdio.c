@@ -169,12 +169,45 @@ static void use_console(struct stdio *io, int i)
 	}
 }
 
-void stdio_open(struct stdio *io)
+unsigned int stdio_port_bit(const char *name)
+{
+	for (int i = 0; i < 3; i++)
+		if (!strcmp(name, port_names[i]))
+			return 1u << i;
+	return 0;
+}
+
+#define PORT_WAIT_MS 5000
+
+/*
+ * The guest names ports when the host's PORT_NAME message is handled, which
+ * may be after init starts: wait for every port the VMM said it made.
+ */
+static void find_expected_ports(char dev[3][DEV_PATH_SIZE], unsigned int expected)
+{
+	for (int waited = 0;; waited++) {
+		unsigned int found = 0;
+
+		find_ports(dev);
+		for (int i = 0; i < 3; i++)
+			found |= dev[i][0] ? 1u << i : 0;
+		if ((found & expected) == expected)
+			return;
+		if (waited == PORT_WAIT_MS) {
+			say("warning: console ports %#x did not appear; using the console",
+			    expected & ~found);
+			return;
+		}
+		usleep(1000);
+	}
+}
+
+void stdio_open(struct stdio *io, unsigned int expected_ports)
 {
 	char dev[3][DEV_PATH_SIZE];
 
 	io->console_fd = -1;
-	find_ports(dev);
+	find_expected_ports(dev, expected_ports);
 	for (int i = 0; i < 3; i++) {
 		io->on_console[i] = false;
 		io->fd[i] = -1;

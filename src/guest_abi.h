@@ -18,6 +18,10 @@
  *   uid=N, gid=N       the workload's ids (default 0)
  *   hostname=NAME
  *   mount=TAG:PATH     mount virtio-fs TAG at PATH before running
+ *   port=NAME          a named virtio-console port (KRUN_PORT_*) exists for
+ *                      the workload's stdio: the guest names ports
+ *                      asynchronously, so init waits for each one to appear
+ *                      in /sys/class/virtio-ports before wiring stdio
  *
  * Exit status: init writes it as a 32-bit value to KRUN_EXIT_STATUS_PORT
  * (after ioperm()), once the workload's output has reached the host. The VM

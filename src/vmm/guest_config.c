@@ -49,7 +49,7 @@ static void put_number(struct blob *b, const char *key, unsigned long v)
 	put(b, key, num);
 }
 
-uint8_t *guest_config_build(const struct vm_config *cfg, size_t *len)
+uint8_t *guest_config_build(const struct vm_config *cfg, const char *const ports[], size_t *len)
 {
 	struct blob b = {0};
 
@@ -63,6 +63,7 @@ uint8_t *guest_config_build(const struct vm_config *cfg, size_t *len)
 		put_number(&b, "uid", cfg->uid);
 	if (cfg->has_gid)
 		put_number(&b, "gid", cfg->gid);
+	put_all(&b, "port", (char *const *)ports);
 	for (unsigned int i = 0; i < cfg->nshares; i++) {
 		const struct fs_share *sh = &cfg->shares[i];
 		char *spec;

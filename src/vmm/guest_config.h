@@ -8,10 +8,11 @@
 #include "vmm/config.h"
 
 /*
- * Serialize what init needs (src/guest_abi.h) from the VM configuration.
+ * Serialize what init needs (src/guest_abi.h) from the VM configuration and
+ * the NULL-terminated list of named console ports the workload's stdio uses.
  * Returns a malloc'd buffer and its length, or NULL.
  */
-uint8_t *guest_config_build(const struct vm_config *cfg, size_t *len);
+uint8_t *guest_config_build(const struct vm_config *cfg, const char *const ports[], size_t *len);
 
 /* The guest init program embedded in the library. */
 extern const uint8_t krun_init_blob[];

@@ -169,16 +169,26 @@ static void vm_release(struct vm *vm)
  * The root share: the user's directory, plus two entries that exist only in
  * our memory: init itself and its instructions (read once, then gone).
  */
-static int create_root_share(struct vm *vm)
+static int create_root_share(struct vm *vm, unsigned int named_ports)
 {
 	const struct vm_config *cfg = vm->cfg;
+	const char *ports[4];
+	unsigned int n = 0;
 	struct fuse_server *srv;
 	int ret;
+
+	if (named_ports & CONSOLE_PORT_STDIN)
+		ports[n++] = KRUN_PORT_STDIN;
+	if (named_ports & CONSOLE_PORT_STDOUT)
+		ports[n++] = KRUN_PORT_STDOUT;
+	if (named_ports & CONSOLE_PORT_STDERR)
+		ports[n++] = KRUN_PORT_STDERR;
+	ports[n] = NULL;
 
 	srv = virtio_fs_create(vm, KRUN_FS_ROOT_TAG, cfg->root_path, cfg->root_read_only);
 	if (!srv)
 		return -EIO;
-	vm->guest_config = guest_config_build(cfg, &vm->guest_config_len);
+	vm->guest_config = guest_config_build(cfg, ports, &vm->guest_config_len);
 	if (!vm->guest_config)
 		return -ENOMEM;
 	ret = fuse_server_add_overlay_file(srv, KRUN_INIT_PATH + 1, krun_init_blob,
@@ -194,13 +204,15 @@ static int create_root_share(struct vm *vm)
 static int create_devices(struct vm *vm)
 {
 	const struct vm_config *cfg = vm->cfg;
+	unsigned int named_ports;
 	int ret = arch_create_legacy_devices(vm);
 
 	if (ret || !cfg->root_path)
 		return ret;
-	ret = virtio_console_create_implicit(vm, cfg->console_output ? vm->console_out_fd : -1);
+	ret = virtio_console_create_implicit(vm, cfg->console_output ? vm->console_out_fd : -1,
+					     &named_ports);
 	if (!ret)
-		ret = create_root_share(vm);
+		ret = create_root_share(vm, named_ports);
 	for (unsigned int i = 0; !ret && i < cfg->nshares; i++) {
 		const struct fs_share *s = &cfg->shares[i];
 

@@ -35,7 +35,12 @@ vm() {
 cp -a "$build/rootfs" "$root"
 cp "$probe" "$root/bin/krun-probe"
 cp "$build/tests/manifest.sh" "$root/bin/krun-manifest"
-manifest() { sh "$build/tests/manifest.sh" "$1" "$probe"; }
+# user.* xattrs need a host filesystem that has them (tmpfs only since Linux
+# 6.6); trusted.* works on tmpfs for root.
+xattr=user.tag
+"$probe" setxattr "$root/bin/krun-manifest" user.tag x 2>/dev/null || xattr=trusted.tag
+echo "     xattrs tested in the $xattr namespace"
+manifest() { sh "$build/tests/manifest.sh" "$1" "$probe" "$xattr"; }
 
 # --- the basic contract
 vm "$root" /bin/sh -c 'echo hello; exit 7'
@@ -91,13 +96,13 @@ vm "$root" /bin/sh -c '
 	mv /t/a/f1 /t/a/f1r; ln /t/a/f1r /t/a/hl; ln -s f1r /t/a/sl; ln -s /abs/target /t/a/abs
 	chmod 640 /t/a/b/f2; chmod 4755 /t/a/hl
 	head -c 300000 /dev/urandom >/t/big; truncate -s 5000 /t/big
-	krun-probe setxattr /t/a/f1r user.tag hello; mkdir /t/gone; rmdir /t/gone
+	krun-probe setxattr /t/a/f1r '"$xattr"' hello; mkdir /t/gone; rmdir /t/gone
 	mkfifo /t/fifo; touch -d "2001-02-03 04:05:06" /t/a/b/f2'
 check "file operations in the guest succeed" [ "$status" -eq 0 ]
 
 
 manifest "$root/t" >"$work/host-view"
-vm "$root" /bin/krun-manifest /t /bin/krun-probe
+vm "$root" /bin/krun-manifest /t /bin/krun-probe "$xattr"
 cp "$work/out" "$work/guest-view"
 check "guest-made tree: identical listing on host and guest (modes, sizes, links, sums, xattrs)" \
 	sh -c "[ -s '$work/host-view' ] && cmp -s '$work/host-view' '$work/guest-view' && grep -q 'f1r file 4755 4 2 .* hello' '$work/host-view'"
@@ -109,9 +114,9 @@ echo host-made >"$root/h/d/file"
 ln -s d/file "$root/h/link"
 head -c 100000 /dev/urandom >"$root/h/rand"
 chmod 600 "$root/h/rand"
-"$probe" setxattr "$root/h/rand" user.tag from-host
+"$probe" setxattr "$root/h/rand" "$xattr" from-host
 manifest "$root/h" >"$work/host-view"
-vm "$root" /bin/krun-manifest /h /bin/krun-probe
+vm "$root" /bin/krun-manifest /h /bin/krun-probe "$xattr"
 check "host-made tree: identical listing in the guest" cmp -s "$work/host-view" "$work/out"
 
 # --- a hostile guest
@@ -123,14 +128,14 @@ echo inside >"$root/d/secret"
 ln -s "$outside/secret" "$root/abs-link"
 ln -s ../../../../../../../../"$outside/secret" "$root/rel-link"
 # Host side: swap d for a symlink to the outside, again and again.
-(i=0; while [ $i -lt 4000 ]; do mv "$root/d" "$root/d.real" 2>/dev/null; ln -s "$outside" "$root/d" 2>/dev/null
-	rm -f "$root/d" 2>/dev/null; mv "$root/d.real" "$root/d" 2>/dev/null; i=$((i + 1)); done) &
+(while [ ! -e "$work/stop" ]; do mv "$root/d" "$root/d.real" 2>/dev/null; ln -s "$outside" "$root/d" 2>/dev/null
+	rm -f "$root/d" 2>/dev/null; mv "$root/d.real" "$root/d" 2>/dev/null; done) &
 swapper=$!
 vm "$root" /bin/sh -c "
 	cat /../../..$outside/secret /abs-link /rel-link 2>/dev/null
-	i=0; while [ \$i -lt 400 ]; do cat /d/secret 2>/dev/null; echo pwned >/d/secret 2>/dev/null; ls /d >/dev/null 2>&1; i=\$((i + 1)); done
+	i=0; while [ \$i -lt 100 ]; do cat /d/secret 2>/dev/null; echo pwned >/d/secret 2>/dev/null; ls /d >/dev/null 2>&1; i=\$((i + 1)); done
 	krun-probe handles /d/secret 2>&1; krun-probe handles / 2>&1; true"
-kill $swapper 2>/dev/null
+touch "$work/stop"
 wait $swapper 2>/dev/null
 check "hostile guest: nothing outside the share is read" sh -c "! grep -q TOPSECRET '$work/out'"
 check "hostile guest: nothing outside the share is written" sh -c "[ \"\$(cat '$outside/secret')\" = TOPSECRET ] && [ \$(ls '$outside' | wc -l) -eq 1 ]"

@@ -70,6 +70,7 @@ struct console_port {
 	int in_fd, out_fd;
 	bool reader_started;
 	bool guest_ready; /* the guest sent PORT_READY */
+	bool guest_open;  /* a guest process has the port open */
 	bool host_eof;	  /* the input fd reached its end */
 	pthread_t reader;
 	struct event_source tx_kick;
@@ -196,6 +197,9 @@ static void send_resize(struct virtio_console *con, struct console_port *port)
 static void port_ready(struct virtio_console *con, struct console_port *port)
 {
 	if (port->is_console) {
+		/* The guest's hvc driver takes console input at any time. */
+		port->guest_open = true;
+		pthread_cond_broadcast(&con->rx_cond);
 		send_control(con, port->id, CONSOLE_PORT, 1, NULL, 0);
 		send_resize(con, port);
 	} else if (port->name[0]) {
@@ -218,7 +222,15 @@ static void handle_control(struct virtio_console *con, const struct control_msg 
 			port_ready(con, &con->ports[msg->id]);
 		break;
 	case PORT_OPEN:
-		break; /* the guest opened or closed a port: nothing to do */
+		/*
+		 * Linux drops data that reaches a port nobody has open, so input
+		 * waits for this.
+		 */
+		if (msg->id < con->nports && !con->ports[msg->id].is_console) {
+			con->ports[msg->id].guest_open = msg->value;
+			pthread_cond_broadcast(&con->rx_cond);
+		}
+		break;
 	default:
 		pr_debug("virtio-console: control event %u ignored", msg->event);
 		break;
@@ -334,7 +346,7 @@ static void rx_kicked(struct event_source *src, uint32_t events)
 	pthread_mutex_unlock(&con->dev_lock);
 }
 
-/* Wait until the port's receive queue has a buffer, then take it. */
+/* Wait until the guest has the port open and a receive buffer, then take it. */
 static bool wait_rx_buffer(struct console_port *port, struct virtq_chain *chain,
 			   unsigned int *reset_count)
 {
@@ -345,11 +357,13 @@ static bool wait_rx_buffer(struct console_port *port, struct virtq_chain *chain,
 	for (;;) {
 		int got;
 
-		pthread_mutex_lock(&q->lock);
-		got = virtq_pop(&q->vq, chain);
-		pthread_mutex_unlock(&q->lock);
-		if (got == 1)
-			break;
+		if (port->guest_open) {
+			pthread_mutex_lock(&q->lock);
+			got = virtq_pop(&q->vq, chain);
+			pthread_mutex_unlock(&q->lock);
+			if (got == 1)
+				break;
+		}
 		pthread_cond_wait(&con->rx_cond, &con->dev_lock);
 	}
 	*reset_count = con->reset_count;
@@ -442,7 +456,7 @@ static void console_reset(struct virtio_device *dev)
 	con->reset_count++;
 	con->ctrl_count = 0;
 	for (unsigned int i = 0; i < con->nports; i++)
-		con->ports[i].guest_ready = false;
+		con->ports[i].guest_ready = con->ports[i].guest_open = false;
 	pthread_mutex_unlock(&con->dev_lock);
 }
 
@@ -550,7 +564,7 @@ int virtio_console_realize(struct virtio_console *con)
 	return ret;
 }
 
-int virtio_console_create_implicit(struct vm *vm, int output_fd)
+int virtio_console_create_implicit(struct vm *vm, int output_fd, unsigned int *named_ports)
 {
 	struct virtio_console *con = virtio_console_create(vm);
 	bool tty_in = isatty(STDIN_FILENO), tty_out = isatty(STDOUT_FILENO);
@@ -559,6 +573,7 @@ int virtio_console_create_implicit(struct vm *vm, int output_fd)
 
 	if (!con)
 		return -ENOMEM;
+	*named_ports = 0;
 	if (output_fd >= 0)
 		return virtio_console_add_port(con, NULL, true, -1, output_fd) ?:
 		       virtio_console_realize(con);
@@ -572,5 +587,7 @@ int virtio_console_create_implicit(struct vm *vm, int output_fd)
 		ret = virtio_console_add_port(con, KRUN_PORT_STDOUT, false, -1, STDOUT_FILENO);
 	if (!ret && !tty_err)
 		ret = virtio_console_add_port(con, KRUN_PORT_STDERR, false, -1, STDERR_FILENO);
+	*named_ports = (tty_in ? 0 : CONSOLE_PORT_STDIN) | (tty_out ? 0 : CONSOLE_PORT_STDOUT) |
+		       (tty_err ? 0 : CONSOLE_PORT_STDERR);
 	return ret ?: virtio_console_realize(con);
 }

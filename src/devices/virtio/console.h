@@ -27,7 +27,10 @@ int virtio_console_realize(struct virtio_console *con);
  * krun_set_console_output() file) there is just the console port, writing
  * there, with no input.
  */
-int virtio_console_create_implicit(struct vm *vm, int output_fd);
+#define CONSOLE_PORT_STDIN  1
+#define CONSOLE_PORT_STDOUT 2
+#define CONSOLE_PORT_STDERR 4
+int virtio_console_create_implicit(struct vm *vm, int output_fd, unsigned int *named_ports);
 
 /* Put the host terminal back the way it was (idempotent, signal-safe). */
 void console_restore_terminal(void);
