@@ -50,7 +50,7 @@ echo "host: $(uname -r), $(nproc) CPUs"
 for i in 1 2 3; do "$ts" "$build/krun-chroot" "$share" /bin/true | tail -1; done |
 	awk '{ print $4 }' | sort -n | sed -n 2p | xargs -I{} echo "krun: /bin/true start to exit {} ms (median of 3)"
 
-"$ts" "$build/krun-chroot" "$share" /bin/sh /bench.sh / >"$work/krun.log" 2>&1
+timeout 300 "$ts" "$build/krun-chroot" "$share" /bin/sh /bench.sh / >"$work/krun.log" 2>&1
 report "$work/krun.log" "krun"
 
 if [ -x /usr/lib/qemu/virtiofsd ] && command -v qemu-system-x86_64 >/dev/null; then
@@ -71,14 +71,14 @@ EOI
 		/usr/lib/qemu/virtiofsd --socket-path="$work/vfs.sock" -o source="$share" \
 			-o cache=auto -o sandbox=chroot >/dev/null 2>&1 &
 		sleep 1
-		"$ts" qemu-system-x86_64 -M microvm,acpi=off,memory-backend=mem -enable-kvm -cpu host \
+		timeout 300 "$ts" qemu-system-x86_64 -M microvm,acpi=off,memory-backend=mem -enable-kvm -cpu host \
 			-m 512 -smp 1 -nodefaults -no-user-config -nographic -no-reboot -serial stdio \
 			-global virtio-mmio.force-legacy=false \
 			-object memory-backend-memfd,id=mem,size=512M,share=on \
 			-chardev socket,id=vfs,path="$work/vfs.sock" \
 			-device vhost-user-fs-device,chardev=vfs,tag=share \
 			-kernel "$build/krunfw/bzImage" -initrd "$work/initrd.gz" \
-			-append "console=ttyS0 reboot=k panic=-1 quiet io_delay=none no_timer_check $1"
+			-append "console=ttyS0 reboot=t panic=-1 quiet io_delay=none no_timer_check $1"
 		wait
 	}
 	for i in 1 2 3; do qemu fsbench=true | tail -1; done | awk '{ print $4 }' | sort -n | sed -n 2p |

@@ -14,6 +14,8 @@
 
 #include <libkrun.h>
 
+#include "cli.h"
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -28,15 +30,6 @@ static void usage(FILE *f)
 		"  -o, --console-output F  write the console to file F, not stdout\n"
 		"  -l, --log-level N       0 (off) .. 5 (trace)\n"
 		"  -h, --help\n");
-}
-
-static int parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtoul(s, &end, 10);
-	return (errno || *end || !*s || *out > max) ? -1 : 0;
 }
 
 struct options {
@@ -106,9 +99,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 
 static int check(const char *what, int ret)
 {
-	if (ret < 0)
-		fprintf(stderr, "krun-boot: %s: %s (%d)\n", what, strerror(-ret), ret);
-	return ret;
+	return check_call("krun-boot", what, ret);
 }
 
 int main(int argc, char **argv)

@@ -12,6 +12,8 @@
 
 #include <libkrun.h>
 
+#include "cli.h"
+
 #define MAX_LIST 256
 
 static void usage(FILE *f)
@@ -30,15 +32,6 @@ static void usage(FILE *f)
 		"  -r, --rlimit RES=CUR:MAX  a resource limit, e.g. RLIMIT_NOFILE=256:512\n"
 		"  -l, --log-level N         0 (off) .. 5 (trace), default 2 (warnings)\n"
 		"  -h, --help\n");
-}
-
-static int parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtoul(s, &end, 10);
-	return (errno || *end || !*s || *out > max) ? -1 : 0;
 }
 
 struct options {
@@ -146,9 +139,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 
 static int check(const char *what, int ret)
 {
-	if (ret < 0)
-		fprintf(stderr, "krun-chroot: %s: %s\n", what, strerror(-ret));
-	return ret;
+	return check_call("krun-chroot", what, ret);
 }
 
 static int configure(uint32_t ctx, const struct options *o)

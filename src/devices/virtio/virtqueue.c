@@ -4,6 +4,7 @@
 
 #include "devices/virtio/virtqueue.h"
 #include "vmm/log.h"
+#include "vmm/util.h"
 
 /* Ring layout offsets, in 16-bit units for avail and used. */
 #define AVAIL_FLAGS 0
@@ -202,41 +203,38 @@ bool virtq_needs_notify(struct virtq *vq)
 	return (uint16_t)(new - event - 1) < (uint16_t)(new - old);
 }
 
-size_t iov_to_buf(const struct iovec *iov, unsigned int n, size_t skip, void *buf, size_t len)
+/* Copy between iov[] (from byte "skip" on) and buf, in either direction. */
+static size_t iov_copy(const struct iovec *iov, unsigned int n, size_t skip, uint8_t *buf,
+		       size_t len, bool to_iov)
 {
 	size_t done = 0;
 
 	for (unsigned int i = 0; i < n && done < len; i++) {
 		size_t l = iov[i].iov_len;
+		uint8_t *p = (uint8_t *)iov[i].iov_base + skip;
 
 		if (skip >= l) {
 			skip -= l;
 			continue;
 		}
-		l = l - skip < len - done ? l - skip : len - done;
-		memcpy((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + skip, l);
+		l = MIN(l - skip, len - done);
+		if (to_iov)
+			memcpy(p, buf + done, l);
+		else
+			memcpy(buf + done, p, l);
 		done += l;
 		skip = 0;
 	}
 	return done;
 }
 
+size_t iov_to_buf(const struct iovec *iov, unsigned int n, size_t skip, void *buf, size_t len)
+{
+	return iov_copy(iov, n, skip, buf, len, false);
+}
+
 size_t buf_to_iov(const struct iovec *iov, unsigned int n, size_t skip, const void *buf,
 		  size_t len)
 {
-	size_t done = 0;
-
-	for (unsigned int i = 0; i < n && done < len; i++) {
-		size_t l = iov[i].iov_len;
-
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		l = l - skip < len - done ? l - skip : len - done;
-		memcpy((uint8_t *)iov[i].iov_base + skip, (const uint8_t *)buf + done, l);
-		done += l;
-		skip = 0;
-	}
-	return done;
+	return iov_copy(iov, n, skip, (uint8_t *)buf, len, true);
 }
