@@ -37,6 +37,17 @@ int arch_create_vm(struct vm *vm)
 		ret = vm_ioctl(vm, KVM_CREATE_IRQCHIP, 0, "KVM_CREATE_IRQCHIP");
 	if (!ret)
 		ret = vm_ioctl(vm, KVM_CREATE_PIT2, (unsigned long)&pit, "KVM_CREATE_PIT2");
+	/*
+	 * Drop PIT ticks the guest missed instead of re-injecting them: the
+	 * guest keeps time with kvm-clock, and re-injection keeps KVM's PIT
+	 * thread busy while a guest that is shutting down has masked the line.
+	 */
+	if (!ret) {
+		struct kvm_reinject_control reinject = {.pit_reinject = 0};
+
+		if (ioctl(vm->vm_fd, KVM_REINJECT_CONTROL, &reinject) < 0)
+			pr_debug("KVM_REINJECT_CONTROL: %s", strerror(errno));
+	}
 	if (!ret) {
 		vm->supported_cpuid = x86_supported_cpuid(vm->kvm_fd);
 		if (!vm->supported_cpuid)
