@@ -8,19 +8,21 @@
 # Guest clocks are unreliable under nested emulation: the guest prints
 # markers and tslines timestamps them on the host side.
 build=$1
+mb=${FSBENCH_MB:-16}
+files=${FSBENCH_FILES:-100}
 ts="$build/bench/tslines"
 work=$(mktemp -d /tmp/krun-fsbench.XXXXXX)
 share="$work/share"
 cp -a "$build/rootfs" "$share"
 
 # The workload, between markers. Runs in / of the share (krun) or in /mnt (qemu).
-cat >"$share/bench.sh" <<'EOS'
-cd "${1:-/}"
+cat >"$share/bench.sh" <<EOS
+cd "\${1:-/}"
 echo MARK start
-dd if=/dev/zero of=big bs=1M count=64 2>/dev/null; sync; echo MARK w1
+dd if=/dev/zero of=big bs=1M count=$mb 2>/dev/null; sync; echo MARK w1
 echo 3 >/proc/sys/vm/drop_caches
 dd if=big of=/dev/null bs=1M 2>/dev/null; echo MARK r1
-mkdir many; i=0; while [ $i -lt 500 ]; do echo x >many/f$i; i=$((i + 1)); done; echo MARK c1
+mkdir many; i=0; while [ \$i -lt $files ]; do echo x >many/f\$i; i=\$((i + 1)); done; echo MARK c1
 echo 3 >/proc/sys/vm/drop_caches
 ls -l many >/dev/null; echo MARK s1
 rm -rf many big
@@ -39,9 +41,9 @@ report() {
 	r=$(elapsed "$log" w1 r1)
 	c=$(elapsed "$log" r1 c1)
 	s=$(elapsed "$log" c1 s1)
-	echo "$name: write 64 MiB ${w} ms ($(awk -v t="$w" 'BEGIN { if (t + 0 > 0) printf "%.1f", 64000 / t; else print "n/a" }') MiB/s)," \
-		"read 64 MiB ${r} ms ($(awk -v t="$r" 'BEGIN { if (t + 0 > 0) printf "%.1f", 64000 / t; else print "n/a" }') MiB/s)," \
-		"500 creates ${c} ms, cold ls -l of 500 ${s} ms"
+	echo "$name: write $mb MiB ${w} ms ($(awk -v t="$w" -v m="$mb" 'BEGIN { if (t + 0 > 0) printf "%.1f", m * 1000 / t; else print "n/a" }') MiB/s)," \
+		"read $mb MiB ${r} ms ($(awk -v t="$r" -v m="$mb" 'BEGIN { if (t + 0 > 0) printf "%.1f", m * 1000 / t; else print "n/a" }') MiB/s)," \
+		"$files creates ${c} ms, cold ls -l of $files ${s} ms"
 }
 
 echo "host: $(uname -r), $(nproc) CPUs"
@@ -77,12 +79,13 @@ EOI
 			-object memory-backend-memfd,id=mem,size=512M,share=on \
 			-chardev socket,id=vfs,path="$work/vfs.sock" \
 			-device vhost-user-fs-device,chardev=vfs,tag=share \
-			-kernel "$build/krunfw/bzImage" -initrd "$work/initrd.gz" \
+			-kernel "$build/krunfw/vmlinux" -initrd "$work/initrd.gz" \
 			-append "console=ttyS0 reboot=t panic=-1 quiet io_delay=none no_timer_check $1"
+		pkill -f qemu-system-x86_64 2>/dev/null # a run the timeout cut short
 		wait
 	}
 	for i in 1 2 3; do qemu fsbench=true | tail -1; done | awk '{ print $4 }' | sort -n | sed -n 2p |
-		xargs -I{} echo "qemu: mount + reboot start to exit {} ms (median of 3; virtiofsd started 1 s before)"
+		xargs -I{} echo "qemu: mount + reboot start to exit {} ms (median of 3; vmlinux via PVH; virtiofsd started 1 s before)"
 	qemu "" >"$work/qemu.log" 2>&1
 	grep -q MOUNT-FAILED "$work/qemu.log" && echo "qemu: virtio-fs mount failed"
 	report "$work/qemu.log" "qemu"
