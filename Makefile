@@ -155,7 +155,7 @@ check-asan:
 # libFuzzer targets (clang), each run for FUZZ_TIME seconds.
 FUZZ_TIME ?= 60
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
-FUZZ_SRCS := src/vmm/log.c src/vmm/util.c src/vmm/memory.c src/devices/virtio/virtqueue.c \
+FUZZ_SRCS := src/vmm/log.c src/vmm/util.c src/vmm/memory.c src/vmm/iov.c src/devices/virtio/virtqueue.c \
 	$(wildcard src/devices/virtio/fs/*.c)
 
 $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS)

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "vmm/iov.h"
 #include "vmm/memory.h"
 
 #define VIRTQ_MAX_SIZE  1024

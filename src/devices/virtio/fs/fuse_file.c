@@ -264,7 +264,7 @@ size_t fuse_op_read(struct fuse_req *req)
 	if (r < 0)
 		return fuse_reply_err(req, (int)-r);
 	oh.len = (uint32_t)(sizeof(oh) + (size_t)r);
-	return iov_copy_to(req->out, req->out_count, 0, &oh, sizeof(oh)) + (size_t)r;
+	return buf_to_iov(req->out, req->out_count, 0, &oh, sizeof(oh)) + (size_t)r;
 }
 
 /* pwritev from the request buffers that follow fuse_write_in. */

@@ -18,47 +18,6 @@ size_t iov_length(const struct iovec *iov, unsigned int n)
 	return total;
 }
 
-/* Copy up to len bytes starting off bytes into iov; returns bytes copied. */
-size_t iov_copy_from(const struct iovec *iov, unsigned int n, size_t off, void *dst, size_t len)
-{
-	uint8_t *d = dst;
-	size_t done = 0;
-
-	for (unsigned int i = 0; i < n && done < len; i++) {
-		size_t seg = iov[i].iov_len, chunk;
-
-		if (off >= seg) {
-			off -= seg;
-			continue;
-		}
-		chunk = MIN(seg - off, len - done);
-		memcpy(d + done, (const uint8_t *)iov[i].iov_base + off, chunk);
-		done += chunk;
-		off = 0;
-	}
-	return done;
-}
-
-size_t iov_copy_to(const struct iovec *iov, unsigned int n, size_t off, const void *src, size_t len)
-{
-	const uint8_t *s = src;
-	size_t done = 0;
-
-	for (unsigned int i = 0; i < n && done < len; i++) {
-		size_t seg = iov[i].iov_len, chunk;
-
-		if (off >= seg) {
-			off -= seg;
-			continue;
-		}
-		chunk = MIN(seg - off, len - done);
-		memcpy((uint8_t *)iov[i].iov_base + off, s + done, chunk);
-		done += chunk;
-		off = 0;
-	}
-	return done;
-}
-
 /*
  * Describe bytes [off, off + len) of iov as at most dst_max iovecs in dst.
  * Returns the number of iovecs; *got is the number of bytes they cover

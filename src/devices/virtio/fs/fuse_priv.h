@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "devices/virtio/fs/fuse_server.h"
+#include "vmm/iov.h"
 #include "vmm/util.h"
 
 #define FUSE_MIN_MINOR	    27
@@ -129,9 +130,6 @@ struct fuse_req {
 
 /* fuse_iov.c */
 size_t iov_length(const struct iovec *iov, unsigned int n);
-size_t iov_copy_from(const struct iovec *iov, unsigned int n, size_t off, void *dst, size_t len);
-size_t iov_copy_to(const struct iovec *iov, unsigned int n, size_t off, const void *src,
-		   size_t len);
 unsigned int iov_slice(const struct iovec *iov, unsigned int n, size_t off, size_t len,
 		       struct iovec *dst, unsigned int dst_max, size_t *got);
 

@@ -38,10 +38,10 @@ size_t fuse_reply_iov(struct fuse_req *req, const struct iovec *parts, unsigned 
 	if (body > req->out_cap - sizeof(oh))
 		return fuse_reply_err(req, EOVERFLOW);
 	oh.len = (uint32_t)(sizeof(oh) + body);
-	pos = iov_copy_to(req->out, req->out_count, 0, &oh, sizeof(oh));
+	pos = buf_to_iov(req->out, req->out_count, 0, &oh, sizeof(oh));
 	for (unsigned int i = 0; i < n; i++)
 		pos +=
-		    iov_copy_to(req->out, req->out_count, pos, parts[i].iov_base, parts[i].iov_len);
+		    buf_to_iov(req->out, req->out_count, pos, parts[i].iov_base, parts[i].iov_len);
 	return pos;
 }
 
@@ -62,7 +62,7 @@ size_t fuse_reply_err(struct fuse_req *req, int err)
 
 	if (req->out_cap < sizeof(oh))
 		return 0;
-	return iov_copy_to(req->out, req->out_count, 0, &oh, sizeof(oh));
+	return buf_to_iov(req->out, req->out_count, 0, &oh, sizeof(oh));
 }
 
 size_t fuse_reply_status(struct fuse_req *req, int ret)
@@ -270,7 +270,7 @@ size_t fuse_server_handle(struct fuse_server *srv, const struct iovec *in, unsig
 	const struct fuse_op *op;
 	void *args = stack_args;
 
-	if (!srv || iov_copy_from(in, in_count, 0, &req.h, sizeof(req.h)) < sizeof(req.h))
+	if (!srv || iov_to_buf(in, in_count, 0, &req.h, sizeof(req.h)) < sizeof(req.h))
 		return 0; /* not even a header: nothing to answer to */
 	op = find_op(req.h.opcode);
 	if (req.h.len < sizeof(req.h) || req.h.len > in_total)
@@ -284,7 +284,7 @@ size_t fuse_server_handle(struct fuse_server *srv, const struct iovec *in, unsig
 		return op && op->no_reply ? 0 : fuse_reply_err(&req, E2BIG);
 	if (body > sizeof(stack_args) && !(args = malloc(body)))
 		return op && op->no_reply ? 0 : fuse_reply_err(&req, ENOMEM);
-	req.arglen = iov_copy_from(in, in_count, sizeof(req.h), args, body);
+	req.arglen = iov_to_buf(in, in_count, sizeof(req.h), args, body);
 	req.arg = args;
 	ret = dispatch(&req, op);
 	if (args != stack_args)
