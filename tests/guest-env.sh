@@ -17,4 +17,16 @@ if ! command -v qemu-system-x86_64 >/dev/null; then
 	exit 1
 fi
 echo "guest tests: $why: running inside the KVM test host (QEMU TCG + nested SVM)"
-exec "$here/kvm-host/run.sh" "$@"
+# A test host that times out (124) or dies (125) is retried once, loudly: in
+# about one run in five the test host's own kernel wedges (soft lockup in its
+# kvm-pit thread and a vCPU thread, root cause open). A failing test
+# (any other status) is never retried.
+export KVMHOST_TIMEOUT=${KVMHOST_TIMEOUT:-1200}
+status=0
+"$here/kvm-host/run.sh" "$@" || status=$?
+if [ $status -eq 124 ] || [ $status -eq 125 ]; then
+	echo "guest tests: WARNING: the KVM test host failed (status $status); retrying once" >&2
+	status=0
+	"$here/kvm-host/run.sh" "$@" || status=$?
+fi
+exit $status

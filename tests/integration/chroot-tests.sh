@@ -90,6 +90,15 @@ check "arguments with spaces and empty ones survive" sh -c "[ \"\$(cat '$work/ou
 vm --cpus 2 "$root" /bin/sh -c 'nproc; cat /proc/mounts | cut -d" " -f2,3 | tr "\n" ";"'
 check "2 vCPUs; /proc /sys /dev /dev/pts /tmp mounted" sh -c "grep -qx 2 '$work/out' && grep -q '/proc proc' '$work/out' && grep -q '/dev/pts devpts' '$work/out' && grep -q '/tmp tmpfs' '$work/out'"
 
+# --- more shares: krun_set_mapped_volumes, mounted by init
+mkdir -p "$work/vol" "$work/ro"
+echo from-host >"$work/vol/file"
+echo ro-data >"$work/ro/file"
+vm --volume "$work/vol:/data" --volume "$work/ro:/srv/ro:ro" "$root" /bin/sh -c \
+	'cat /data/file /srv/ro/file; echo from-guest >/data/new; echo x >/srv/ro/bad || echo refused'
+check "--volume: init mounts the shares; writes reach the host; :ro refuses them" \
+	sh -c "[ \"\$(cat '$work/out' | tr '\n' ' ')\" = 'from-host ro-data refused ' ] && [ \"\$(cat '$work/vol/new')\" = from-guest ] && [ ! -e '$work/ro/bad' ]"
+
 # --- files: guest -> host
 vm "$root" /bin/sh -c '
 	set -e; mkdir -p /t/a/b; echo one >/t/a/f1; echo two >/t/a/b/f2
