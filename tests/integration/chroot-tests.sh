@@ -137,11 +137,14 @@ echo inside >"$root/d/secret"
 ln -s "$outside/secret" "$root/abs-link"
 ln -s ../../../../../../../../"$outside/secret" "$root/rel-link"
 # Host side: swap d for a symlink to the outside, again and again.
-(while [ ! -e "$work/stop" ]; do mv "$root/d" "$root/d.real" 2>/dev/null; ln -s "$outside" "$root/d" 2>/dev/null
+# The swapping starts once the guest is up (it creates /up): it attacks the
+# guest's walks, not the kernel's mount of the root.
+(while [ ! -e "$root/up" ] && [ ! -e "$work/stop" ]; do sleep 0.1; done
+	while [ ! -e "$work/stop" ]; do mv "$root/d" "$root/d.real" 2>/dev/null; ln -s "$outside" "$root/d" 2>/dev/null
 	rm -f "$root/d" 2>/dev/null; mv "$root/d.real" "$root/d" 2>/dev/null; done) &
 swapper=$!
 vm "$root" /bin/sh -c "
-	cat /../../..$outside/secret /abs-link /rel-link 2>/dev/null
+	touch /up; cat /../../..$outside/secret /abs-link /rel-link 2>/dev/null
 	i=0; while [ \$i -lt 100 ]; do cat /d/secret 2>/dev/null; echo pwned >/d/secret 2>/dev/null; ls /d >/dev/null 2>&1; i=\$((i + 1)); done
 	krun-probe handles /d/secret 2>&1; krun-probe handles / 2>&1; true"
 touch "$work/stop"
