@@ -332,21 +332,5 @@ size_t fuse_op_releasedir(struct fuse_req *req)
 
 size_t fuse_op_fsyncdir(struct fuse_req *req)
 {
-	struct fuse_fsync_in in;
-	struct fuse_handle *h;
-	int ret = 0;
-
-	memcpy(&in, req->arg, sizeof(in));
-	h = handle_get(req->srv, in.fh, HANDLE_DIR);
-	if (!h)
-		return fuse_reply_err(req, EBADF);
-	if (h->fd >= 0) {
-		if (in.fsync_flags & FUSE_FSYNC_FDATASYNC)
-			ret = fdatasync(h->fd);
-		else
-			ret = fsync(h->fd);
-		ret = ret ? -errno : 0;
-	}
-	handle_put(req->srv, h);
-	return fuse_reply_status(req, ret);
+	return fuse_fsync_handle(req, HANDLE_DIR);
 }

@@ -342,14 +342,15 @@ size_t fuse_op_flush(struct fuse_req *req)
 	return fuse_reply_status(req, h ? 0 : -EBADF);
 }
 
-size_t fuse_op_fsync(struct fuse_req *req)
+/* FSYNC and FSYNCDIR: the same, on a file or a directory handle. */
+size_t fuse_fsync_handle(struct fuse_req *req, enum handle_kind kind)
 {
 	struct fuse_fsync_in in;
 	struct fuse_handle *h;
 	int ret = 0;
 
 	memcpy(&in, req->arg, sizeof(in));
-	h = handle_get(req->srv, in.fh, HANDLE_FILE);
+	h = handle_get(req->srv, in.fh, kind);
 	if (!h)
 		return fuse_reply_err(req, EBADF);
 	if (h->fd >= 0) {
@@ -361,6 +362,11 @@ size_t fuse_op_fsync(struct fuse_req *req)
 	}
 	handle_put(req->srv, h);
 	return fuse_reply_status(req, ret);
+}
+
+size_t fuse_op_fsync(struct fuse_req *req)
+{
+	return fuse_fsync_handle(req, HANDLE_FILE);
 }
 
 /* A handle with a host fd, or an error for the reply. */

@@ -153,6 +153,8 @@ void node_forget(struct fuse_server *srv, uint64_t id, uint64_t nlookup);
 uint64_t handle_add(struct fuse_server *srv, enum handle_kind kind, int fd, struct fuse_node *node,
 		    struct dir_stream *dir);
 struct fuse_handle *handle_get(struct fuse_server *srv, uint64_t id, enum handle_kind kind);
+/* fuse_file.c: FSYNC/FSYNCDIR on a handle of the given kind. */
+size_t fuse_fsync_handle(struct fuse_req *req, enum handle_kind kind);
 void handle_put(struct fuse_server *srv, struct fuse_handle *h);
 int handle_release(struct fuse_server *srv, uint64_t id, enum handle_kind kind);
 
