@@ -24,7 +24,7 @@ WARN     := -Wall -Wextra -Werror
 CFLAGS   ?= -O2 -g
 BASE_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Isrc
 LIB_CFLAGS  := $(BASE_CFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden -MMD -MP
-LIB_LDLIBS  := -ldl -lpthread
+LIB_LDLIBS  := -ldl -lpthread -lz -lbz2 -lzstd
 
 SONAME  := libkrun.so.$(VERSION_MAJOR)
 LIBREAL := libkrun.so.$(VERSION)

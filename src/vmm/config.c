@@ -36,6 +36,7 @@ void vm_config_release(struct vm_config *cfg)
 	config_free_string_array(cfg->argv);
 	config_free_string_array(cfg->envp);
 	config_free_string_array(cfg->rlimits);
+	config_free_string_array(cfg->oem_strings);
 	for (unsigned int i = 0; i < cfg->nshares; i++) {
 		free(cfg->shares[i].tag);
 		free(cfg->shares[i].path);

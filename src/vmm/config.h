@@ -66,6 +66,8 @@ struct vm_config {
 
 	bool nested_virt;
 	bool split_irqchip;
+
+	char **oem_strings; /* SMBIOS type 11, NULL-terminated; NULL for none */
 };
 
 void vm_config_init(struct vm_config *cfg);

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -87,6 +88,42 @@ static void report_failure(struct vcpu *vcpu, const char *what)
 	vm_stop(vcpu->vm, VM_STOP_ERROR, VM_STATUS_VMM_ERROR);
 }
 
+/*
+ * KVM could not handle something itself (usually an instruction it had to
+ * emulate and could not). Log everything KVM tells us, plus the bytes at
+ * rip, so a report names the instruction.
+ */
+static void report_internal_error(struct vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+	struct kvm_translation tr = { 0 };
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	char text[256];
+	size_t n = 0;
+
+	n += snprintf(text + n, sizeof(text) - n, "suberror %u, data", run->internal.suberror);
+	for (uint32_t i = 0; i < run->internal.ndata && i < 16 && n < sizeof(text); i++)
+		n += snprintf(text + n, sizeof(text) - n, " %llx",
+			      (unsigned long long)run->internal.data[i]);
+	pr_err("vCPU %u: KVM internal error: %s", vcpu->index, text);
+
+	if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) || ioctl(vcpu->fd, KVM_GET_SREGS, &sregs))
+		return;
+	tr.linear_address = sregs.cs.base + regs.rip;
+	if (ioctl(vcpu->fd, KVM_TRANSLATE, &tr) == 0 && tr.valid) {
+		const uint8_t *insn = guest_ptr(&vcpu->vm->mem, tr.physical_address, 8);
+
+		if (insn)
+			pr_err("vCPU %u: rip %llx (gpa %llx, cpl %u) bytes %02x %02x %02x %02x "
+			       "%02x %02x %02x %02x",
+			       vcpu->index, (unsigned long long)regs.rip,
+			       (unsigned long long)tr.physical_address, sregs.cs.selector & 3,
+			       insn[0], insn[1], insn[2], insn[3], insn[4], insn[5], insn[6],
+			       insn[7]);
+	}
+}
+
 /* Returns false when this vCPU is done. */
 static bool handle_exit(struct vcpu *vcpu)
 {
@@ -115,7 +152,8 @@ static bool handle_exit(struct vcpu *vcpu)
 		report_failure(vcpu, "KVM entry failed");
 		return false;
 	case KVM_EXIT_INTERNAL_ERROR:
-		report_failure(vcpu, "KVM internal error (emulation failure?)");
+		report_internal_error(vcpu);
+		report_failure(vcpu, "KVM internal error");
 		return false;
 	default:
 		pr_err("vCPU %u: unexpected exit reason %u", vcpu->index, run->exit_reason);
