@@ -11,16 +11,18 @@
  * for nor signalled: the VM stops under them, after sync().
  *
  * PID 1 never takes a signal asynchronously: the ones it handles stay
- * blocked and are read with sigwaitinfo(). (The kernel drops signals to
+ * blocked and are read from a signalfd. (The kernel drops signals to
  * PID 1 whose action is the default, but queues blocked ones.)
  */
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/io.h>
 #include <sys/reboot.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -124,17 +126,47 @@ static void forward_signal(pid_t workload, int sig)
 		kill(workload, sig);
 }
 
-static int wait_for_workload(pid_t workload, const sigset_t *set)
+/*
+ * A shutdown request from the host: SIGTERM to every process (the workload
+ * first), SIGKILL once the grace period is over.
+ */
+static void shutdown_begin(pid_t workload)
 {
-	siginfo_t info;
-	int status, sig;
+	say("shutdown requested by the host: terminating the workload");
+	forward_signal(workload, SIGTERM);
+	kill(-1, SIGTERM);
+}
 
+static int wait_for_workload(pid_t workload, const sigset_t *set, int shutdown_fd)
+{
+	struct pollfd fds[2] = {{.fd = signalfd(-1, set, SFD_CLOEXEC)}, {.fd = shutdown_fd}};
+	struct signalfd_siginfo info;
+	int status, timeout = -1;
+
+	fds[0].events = fds[1].events = POLLIN;
 	for (;;) {
 		if (reap_children(workload, &status))
 			return status;
-		sig = sigwaitinfo(set, &info);
-		if (sig > 0 && sig != SIGCHLD)
-			forward_signal(workload, sig);
+		if (fds[0].fd < 0) { /* no signalfd: signals only, as a last resort */
+			if (sigwaitinfo(set, NULL) < 0 && errno != EINTR)
+				return KRUN_STATUS_SETUP_FAILED;
+			continue;
+		}
+		if (poll(fds, 2, timeout) == 0) {
+			say("the workload did not stop within %d s: killing everything",
+			    KRUN_SHUTDOWN_GRACE_S);
+			kill(-1, SIGKILL);
+			timeout = -1;
+			continue;
+		}
+		if (fds[1].revents) {
+			fds[1].fd = -1; /* one request is enough */
+			shutdown_begin(workload);
+			timeout = KRUN_SHUTDOWN_GRACE_S * 1000;
+		}
+		if ((fds[0].revents & POLLIN) &&
+		    read(fds[0].fd, &info, sizeof(info)) == sizeof(info) && info.ssi_signo != SIGCHLD)
+			forward_signal(workload, (int)info.ssi_signo);
 	}
 }
 
@@ -187,6 +219,6 @@ int main(void)
 	pid = workload_start(&cfg, &io, &failed);
 	if (pid < 0)
 		finish(KRUN_STATUS_SETUP_FAILED, &io);
-	status = wait_for_workload(pid, &set);
+	status = wait_for_workload(pid, &set, io.shutdown_fd);
 	finish(failed ? failed : status, &io);
 }

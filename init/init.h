@@ -53,6 +53,7 @@ struct stdio {
 	int fd[3];
 	bool on_console[3];
 	int console_fd; /* the console terminal, or -1 if no fd uses it */
+	int shutdown_fd; /* KRUN_PORT_SHUTDOWN, or -1 */
 };
 
 /* init.c */
@@ -72,7 +73,7 @@ int mount_shares(const struct config *cfg);
 /* stdio.c */
 void console_as_init_stdio(void);
 void stdio_open(struct stdio *io, unsigned int expected_ports);
-/* Bit for a "port" record's value, 0 if the name is not a stdio port. */
+/* Bit for a "port" record's value, 0 if the name is not a known port. */
 unsigned int stdio_port_bit(const char *name);
 bool stdio_uses_console(const struct stdio *io);
 void stdio_flush_and_close(struct stdio *io);

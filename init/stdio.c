@@ -22,7 +22,11 @@
 #define PORTS_DIR     "/sys/class/virtio-ports"
 #define DEV_PATH_SIZE (sizeof("/dev/") + sizeof(((struct dirent *)0)->d_name))
 
-static const char *const port_names[3] = {KRUN_PORT_STDIN, KRUN_PORT_STDOUT, KRUN_PORT_STDERR};
+/* Ports by index: fds 0-2 of the workload, then the shutdown request port. */
+#define NPORTS        4
+#define SHUTDOWN_PORT 3
+static const char *const port_names[NPORTS] = {KRUN_PORT_STDIN, KRUN_PORT_STDOUT, KRUN_PORT_STDERR,
+						KRUN_PORT_SHUTDOWN};
 
 /* Reads a small sysfs attribute into @buf, without the trailing newline. */
 static int read_attr(const char *path, char *buf, size_t size)
@@ -64,13 +68,13 @@ void console_as_init_stdio(void)
 }
 
 /* Fills @dev[i] with the device node of port_names[i], or "" if absent. */
-static void find_ports(char dev[3][DEV_PATH_SIZE])
+static void find_ports(char dev[NPORTS][DEV_PATH_SIZE])
 {
 	char path[DEV_PATH_SIZE + 64], name[64];
 	struct dirent *de;
 	DIR *dir;
 
-	memset(dev, 0, 3 * sizeof(dev[0]));
+	memset(dev, 0, NPORTS * sizeof(dev[0]));
 	dir = opendir(PORTS_DIR);
 	if (!dir)
 		return;
@@ -80,7 +84,7 @@ static void find_ports(char dev[3][DEV_PATH_SIZE])
 		snprintf(path, sizeof(path), PORTS_DIR "/%s/name", de->d_name);
 		if (read_attr(path, name, sizeof(name)) < 0)
 			continue;
-		for (int i = 0; i < 3; i++) {
+		for (int i = 0; i < NPORTS; i++) {
 			if (!strcmp(name, port_names[i]))
 				snprintf(dev[i], sizeof(dev[i]), "/dev/%s", de->d_name);
 		}
@@ -171,7 +175,7 @@ static void use_console(struct stdio *io, int i)
 
 unsigned int stdio_port_bit(const char *name)
 {
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < NPORTS; i++)
 		if (!strcmp(name, port_names[i]))
 			return 1u << i;
 	return 0;
@@ -183,13 +187,13 @@ unsigned int stdio_port_bit(const char *name)
  * The guest names ports when the host's PORT_NAME message is handled, which
  * may be after init starts: wait for every port the VMM said it made.
  */
-static void find_expected_ports(char dev[3][DEV_PATH_SIZE], unsigned int expected)
+static void find_expected_ports(char dev[NPORTS][DEV_PATH_SIZE], unsigned int expected)
 {
 	for (int waited = 0;; waited++) {
 		unsigned int found = 0;
 
 		find_ports(dev);
-		for (int i = 0; i < 3; i++)
+		for (int i = 0; i < NPORTS; i++)
 			found |= dev[i][0] ? 1u << i : 0;
 		if ((found & expected) == expected)
 			return;
@@ -204,10 +208,17 @@ static void find_expected_ports(char dev[3][DEV_PATH_SIZE], unsigned int expecte
 
 void stdio_open(struct stdio *io, unsigned int expected_ports)
 {
-	char dev[3][DEV_PATH_SIZE];
+	char dev[NPORTS][DEV_PATH_SIZE];
 
 	io->console_fd = -1;
 	find_expected_ports(dev, expected_ports);
+	io->shutdown_fd = -1;
+	if (dev[SHUTDOWN_PORT][0]) {
+		io->shutdown_fd = open(dev[SHUTDOWN_PORT], O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		if (io->shutdown_fd < 0)
+			say("warning: cannot open the shutdown port %s: %s", dev[SHUTDOWN_PORT],
+			    strerror(errno));
+	}
 	for (int i = 0; i < 3; i++) {
 		io->on_console[i] = false;
 		io->fd[i] = -1;

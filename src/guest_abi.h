@@ -19,9 +19,15 @@
  *   hostname=NAME
  *   mount=TAG:PATH     mount virtio-fs TAG at PATH before running
  *   port=NAME          a named virtio-console port (KRUN_PORT_*) exists for
- *                      the workload's stdio: the guest names ports
- *                      asynchronously, so init waits for each one to appear
- *                      in /sys/class/virtio-ports before wiring stdio
+ *                      the workload's stdio or for shutdown requests: the
+ *                      guest names ports asynchronously, so init waits for
+ *                      each one to appear in /sys/class/virtio-ports
+ *
+ * Shutdown requests: any byte arriving on the KRUN_PORT_SHUTDOWN port asks
+ * init to end the workload: SIGTERM to every process, SIGKILL after
+ * KRUN_SHUTDOWN_GRACE_S seconds, then the usual exit-status report. The VMM
+ * stops the VM itself if that report has not come KRUN_SHUTDOWN_TIMEOUT_S
+ * seconds after the request.
  *
  * Exit status: init writes it as a 32-bit value to KRUN_EXIT_STATUS_PORT
  * (after ioperm()), once the workload's output has reached the host. The VM
@@ -38,6 +44,10 @@
 #define KRUN_PORT_STDIN  "krun-stdin"
 #define KRUN_PORT_STDOUT "krun-stdout"
 #define KRUN_PORT_STDERR "krun-stderr"
+#define KRUN_PORT_SHUTDOWN "krun-shutdown"
+
+#define KRUN_SHUTDOWN_GRACE_S   5
+#define KRUN_SHUTDOWN_TIMEOUT_S 10
 
 /* Exit statuses init uses for its own failures (those of a shell). */
 #define KRUN_STATUS_SETUP_FAILED 125 /* could not set up the environment */

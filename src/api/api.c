@@ -238,3 +238,8 @@ KRUN_EXPORT int32_t krun_start_enter(uint32_t ctx_id)
 	fflush(NULL);
 	exit(ret);
 }
+
+KRUN_EXPORT int32_t krun_set_smbios_oem_strings(uint32_t ctx_id, const char *const oem_strings[])
+{
+	return WITH_CONFIG(ctx_id, cfg, vm_config_set_oem_strings(cfg, oem_strings));
+}

@@ -36,4 +36,13 @@ int ctx_take(uint32_t id, struct vm_config *out);
 		ret_;                                                                              \
 	})
 
+/* Argument check of an entry point: log and return -EINVAL when "cond" fails. */
+#define NEED(cond)                                                                                 \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			pr_err("%s: invalid argument (%s)", __func__, #cond);                      \
+			return -EINVAL;                                                            \
+		}                                                                                  \
+	} while (0)
+
 #endif

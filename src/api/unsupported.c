@@ -23,14 +23,6 @@ static int32_t refuse(uint32_t ctx_id, const char *fn, const char *what)
 	return -ENOTSUP;
 }
 
-#define NEED(cond)                                                                                 \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			pr_err("%s: invalid argument (%s)", __func__, #cond);                      \
-			return -EINVAL;                                                            \
-		}                                                                                  \
-	} while (0)
-
 /* Disks (virtio-blk) */
 
 KRUN_EXPORT int32_t krun_set_root_disk(uint32_t ctx_id, const char *disk_path)
@@ -80,31 +72,6 @@ KRUN_EXPORT int32_t krun_set_root_disk_remount(uint32_t ctx_id, const char *devi
 	(void)options;
 	NEED(device && *device);
 	return refuse(ctx_id, __func__, "virtio-blk");
-}
-
-/* Shared directories beyond the root (virtio-fs) */
-
-KRUN_EXPORT int32_t krun_fs_add_overlay_file(uint32_t ctx_id, const char *fs_tag, const char *path,
-					     const uint8_t *data, size_t data_len, uint32_t mode,
-					     bool one_shot)
-{
-	(void)mode;
-	(void)one_shot;
-	NEED(fs_tag && path && *path && (data || !data_len));
-	return refuse(ctx_id, __func__, "virtio-fs");
-}
-
-KRUN_EXPORT int32_t krun_fs_add_overlay_dir(uint32_t ctx_id, const char *fs_tag, const char *path,
-					    uint32_t mode)
-{
-	(void)mode;
-	NEED(fs_tag && path && *path);
-	return refuse(ctx_id, __func__, "virtio-fs");
-}
-
-KRUN_EXPORT int32_t krun_disable_implicit_init(uint32_t ctx_id)
-{
-	return refuse(ctx_id, __func__, "the built-in init");
 }
 
 /* Networking */
@@ -289,65 +256,13 @@ KRUN_EXPORT int32_t krun_add_vhost_user_device(uint32_t ctx_id, uint32_t device_
 	return refuse(ctx_id, __func__, "vhost-user");
 }
 
-/* Consoles beyond the implicit serial console */
-
-KRUN_EXPORT int32_t krun_disable_implicit_console(uint32_t ctx_id)
-{
-	return refuse(ctx_id, __func__, "choosing consoles");
-}
-
-KRUN_EXPORT int32_t krun_add_virtio_console_default(uint32_t ctx_id, int input_fd, int output_fd,
-						    int err_fd)
-{
-	NEED(input_fd >= -1 && output_fd >= -1 && err_fd >= -1);
-	return refuse(ctx_id, __func__, "virtio-console");
-}
-
-KRUN_EXPORT int32_t krun_add_serial_console_default(uint32_t ctx_id, int input_fd, int output_fd)
-{
-	NEED(input_fd >= -1 && output_fd >= -1);
-	return refuse(ctx_id, __func__, "extra serial consoles");
-}
-
-KRUN_EXPORT int32_t krun_add_virtio_console_multiport(uint32_t ctx_id)
-{
-	return refuse(ctx_id, __func__, "virtio-console");
-}
-
-KRUN_EXPORT int32_t krun_add_console_port_tty(uint32_t ctx_id, uint32_t console_id,
-					      const char *name, int tty_fd)
-{
-	(void)console_id;
-	NEED(name && tty_fd >= 0);
-	return refuse(ctx_id, __func__, "virtio-console");
-}
-
-KRUN_EXPORT int32_t krun_add_console_port_inout(uint32_t ctx_id, uint32_t console_id,
-						const char *name, int input_fd, int output_fd)
-{
-	(void)console_id;
-	NEED(name && input_fd >= -1 && output_fd >= -1);
-	return refuse(ctx_id, __func__, "virtio-console");
-}
-
 /* Other VM features */
-
-KRUN_EXPORT int32_t krun_get_shutdown_eventfd(uint32_t ctx_id)
-{
-	return refuse(ctx_id, __func__, "the shutdown eventfd");
-}
 
 KRUN_EXPORT int32_t krun_split_irqchip(uint32_t ctx_id, bool enable)
 {
 	if (!enable)
 		return WITH_CONFIG(ctx_id, cfg, (cfg->split_irqchip = false, 0));
 	return refuse(ctx_id, __func__, "a split irqchip");
-}
-
-KRUN_EXPORT int32_t krun_set_smbios_oem_strings(uint32_t ctx_id, const char *const oem_strings[])
-{
-	NEED(oem_strings);
-	return refuse(ctx_id, __func__, "SMBIOS tables");
 }
 
 /* Platform features this VMM does not offer on x86_64 Linux */

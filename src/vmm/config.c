@@ -21,6 +21,7 @@ void vm_config_init(struct vm_config *cfg)
 	cfg->vcpus = VM_DEFAULT_VCPUS;
 	cfg->ram_mib = VM_DEFAULT_RAM_MIB;
 	cfg->kernel_source = KERNEL_BUNDLED;
+	cfg->shutdown_efd = -1;
 }
 
 void vm_config_release(struct vm_config *cfg)
@@ -37,6 +38,7 @@ void vm_config_release(struct vm_config *cfg)
 	config_free_string_array(cfg->envp);
 	config_free_string_array(cfg->rlimits);
 	config_free_string_array(cfg->oem_strings);
+	vm_config_release_devices(cfg);
 	for (unsigned int i = 0; i < cfg->nshares; i++) {
 		free(cfg->shares[i].tag);
 		free(cfg->shares[i].path);
@@ -139,8 +141,12 @@ static int check_readable_file(const char *what, const char *path)
 
 static bool kernel_format_supported(uint32_t format)
 {
-	/* On x86_64: an ELF vmlinux, or a bzImage passed as RAW. */
-	return format == KRUN_KERNEL_FORMAT_ELF || format == KRUN_KERNEL_FORMAT_RAW;
+	/*
+	 * On x86_64 every format means something: ELF (vmlinux), RAW (bzImage),
+	 * IMAGE_GZ/BZ2/ZSTD (either, compressed) and PE_GZ (either, in a PE
+	 * image). The file's contents are checked when the VM is built.
+	 */
+	return format <= KRUN_KERNEL_FORMAT_IMAGE_ZSTD;
 }
 
 int vm_config_set_kernel(struct vm_config *cfg, const char *path, uint32_t format,
@@ -449,15 +455,46 @@ int vm_config_validate(const struct vm_config *cfg)
 	return 0;
 }
 
+/* The first console added through the API that has a console (hvc) port. */
+static const char *first_added_console(const struct vm_config *cfg)
+{
+	for (unsigned int i = 0; i < cfg->nconsoles; i++) {
+		const struct console_config *c = &cfg->consoles[i];
+
+		if (c->kind == CONSOLE_SERIAL)
+			return "ttyS0";
+		if (c->kind == CONSOLE_VIRTIO_DEFAULT)
+			return "hvc0";
+		for (unsigned int j = 0; j < c->nports; j++)
+			if (c->ports[j].tty)
+				return "hvc0";
+	}
+	return NULL;
+}
+
 /*
- * The guest console: virtio-console (hvc0) when the guest runs a workload
- * from a root share, the 8250 UART (ttyS0) for a plain kernel + initramfs.
+ * The guest console: krun_set_kernel_console() if given; else the implicit
+ * console: virtio-console (hvc0) when the guest runs a workload from a root
+ * share, the 8250 UART (ttyS0) for a plain kernel + initramfs; without the
+ * implicit console, the first console added through the API.
  */
 const char *vm_config_console(const struct vm_config *cfg)
 {
+	const char *added = first_added_console(cfg);
+
 	if (cfg->kernel_console)
 		return cfg->kernel_console;
-	return cfg->root_path ? "hvc0" : "ttyS0";
+	if (cfg->no_implicit_console && added)
+		return added;
+	return cfg->root_path && !cfg->no_implicit_console ? "hvc0" : "ttyS0";
+}
+
+/* UARTs the VM has: the implicit console's COM1 and the added ones, at least one. */
+unsigned int vm_config_uart_count(const struct vm_config *cfg)
+{
+	unsigned int n = vm_config_serial_count(cfg) + !cfg->no_implicit_console;
+
+	return n ? n : 1;
 }
 
 /*
@@ -470,16 +507,55 @@ const char *vm_config_console(const struct vm_config *cfg)
  */
 int vm_config_cmdline(const struct vm_config *cfg, const char *devices, char *buf, size_t len)
 {
+	bool init = cfg->root_path && !cfg->no_implicit_init;
 	int n = snprintf(buf, len,
 			 "reboot=k panic=-1 panic_print=0 nomodule io_delay=none no_timer_check "
-			 "8250.nr_uarts=1 console=%s quiet%s%s%s%s",
-			 vm_config_console(cfg), devices ? devices : "",
-			 cfg->root_path ? " rootfstype=virtiofs root=" KRUN_FS_ROOT_TAG
-					  " rw init=" KRUN_INIT_PATH
-					: "",
-			 cfg->extra_cmdline ? " " : "", cfg->extra_cmdline ? cfg->extra_cmdline : "");
+			 "8250.nr_uarts=%u console=%s quiet%s%s%s%s%s",
+			 vm_config_uart_count(cfg), vm_config_console(cfg), devices ? devices : "",
+			 cfg->root_path ? " rootfstype=virtiofs root=" KRUN_FS_ROOT_TAG " rw" : "",
+			 init ? " init=" KRUN_INIT_PATH : "", cfg->extra_cmdline ? " " : "",
+			 cfg->extra_cmdline ? cfg->extra_cmdline : "");
 
 	if (n < 0 || (size_t)n >= len || (size_t)n >= VM_MAX_CMDLINE)
 		return -E2BIG;
 	return n;
+}
+
+/*
+ * Each string is 1..VM_MAX_OEM_STRING_LEN bytes (an empty one would end the
+ * structure's string set early), at most VM_MAX_OEM_STRINGS of them and
+ * VM_MAX_OEM_STRINGS_SIZE bytes in all, NULs included. An empty list clears.
+ */
+int vm_config_set_oem_strings(struct vm_config *cfg, const char *const strings[])
+{
+	size_t n, total = 0;
+
+	if (!strings) {
+		pr_err("SMBIOS OEM strings: NULL array");
+		return -EINVAL;
+	}
+	for (n = 0; strings[n]; n++) {
+		size_t len = strnlen(strings[n], VM_MAX_OEM_STRING_LEN + 1);
+
+		if (n == VM_MAX_OEM_STRINGS) {
+			pr_err("more than %d SMBIOS OEM strings", VM_MAX_OEM_STRINGS);
+			return -EINVAL;
+		}
+		if (!len || len > VM_MAX_OEM_STRING_LEN) {
+			pr_err("SMBIOS OEM string #%zu is empty or longer than %d bytes", n,
+			       VM_MAX_OEM_STRING_LEN);
+			return -EINVAL;
+		}
+		total += len + 1;
+		if (total > VM_MAX_OEM_STRINGS_SIZE) {
+			pr_err("SMBIOS OEM strings longer than %d bytes in all",
+			       VM_MAX_OEM_STRINGS_SIZE);
+			return -EINVAL;
+		}
+	}
+	if (n)
+		return config_dup_string_array(&cfg->oem_strings, strings);
+	config_free_string_array(cfg->oem_strings);
+	cfg->oem_strings = NULL;
+	return 0;
 }

@@ -19,6 +19,11 @@
 #define VM_MAX_CMDLINE    2048	     /* COMMAND_LINE_SIZE of x86 Linux */
 #define VM_MAX_ARGS       4096	     /* entries in argv/envp/rlimit arrays */
 #define VM_MAX_STRING     (128 * 1024)
+/* SMBIOS OEM strings: the type 11 count is a byte; all of them, NULs included,
+ * fit in the SMBIOS region of guest memory with room to spare. */
+#define VM_MAX_OEM_STRINGS      255
+#define VM_MAX_OEM_STRING_LEN   1024
+#define VM_MAX_OEM_STRINGS_SIZE (48 * 1024)
 
 #define VM_DEFAULT_VCPUS   1
 #define VM_DEFAULT_RAM_MIB 512
@@ -37,6 +42,43 @@ struct fs_share {
 	bool read_only;
 };
 
+/* Consoles added through the API (krun_add_*_console*). */
+#define VM_MAX_CONSOLES      4
+#define VM_MAX_SERIALS       2 /* COM1 and COM2: COM3/4 would share their IRQs */
+#define VM_MAX_CONSOLE_PORTS 16
+
+enum console_kind {
+	CONSOLE_VIRTIO_DEFAULT,	  /* like the implicit console, on given fds */
+	CONSOLE_VIRTIO_MULTIPORT, /* ports added one by one */
+	CONSOLE_SERIAL,		  /* a 16550A UART */
+};
+
+struct console_port_config {
+	char *name;
+	int in_fd, out_fd; /* -1: no input / output discarded */
+	bool tty;	   /* a terminal: a console (hvc) port, raw mode, window size */
+};
+
+struct console_config {
+	enum console_kind kind;
+	int in_fd, out_fd, err_fd; /* default virtio and serial consoles */
+	struct console_port_config ports[VM_MAX_CONSOLE_PORTS];
+	unsigned int nports;
+};
+
+/* krun_fs_add_overlay_file/dir: in-memory entries of a virtio-fs share. */
+#define VM_MAX_OVERLAYS 64
+
+struct overlay_config {
+	char *tag;
+	char *path;
+	const uint8_t *data; /* the caller's, not copied; NULL for a directory */
+	size_t len;
+	uint32_t mode;
+	bool is_dir;
+	bool one_shot;
+};
+
 struct vm_config {
 	unsigned int vcpus;
 	unsigned int ram_mib;
@@ -49,11 +91,18 @@ struct vm_config {
 	char *kernel_console; /* value of console=, NULL for the default */
 
 	char *console_output; /* implicit console writes here instead of stdout */
+	bool no_implicit_console;
+	struct console_config consoles[VM_MAX_CONSOLES];
+	unsigned int nconsoles;
+	int shutdown_efd; /* krun_get_shutdown_eventfd(), or -1 */
 
 	char *root_path;
 	bool root_read_only;
 	struct fs_share shares[VM_MAX_SHARES]; /* krun_add_virtiofs*, besides the root */
 	unsigned int nshares;
+	struct overlay_config overlays[VM_MAX_OVERLAYS];
+	unsigned int noverlays;
+	bool no_implicit_init; /* no /init.krun: the kernel runs the root's own init */
 	char *exec_path;
 	char **argv; /* NULL-terminated, without argv[0] */
 	char **envp; /* NULL-terminated */
@@ -72,6 +121,7 @@ struct vm_config {
 
 void vm_config_init(struct vm_config *cfg);
 void vm_config_release(struct vm_config *cfg);
+void vm_config_release_devices(struct vm_config *cfg); /* consoles, overlays, eventfd */
 
 int vm_config_set_shape(struct vm_config *cfg, unsigned int vcpus, unsigned int ram_mib);
 int vm_config_set_kernel(struct vm_config *cfg, const char *path, uint32_t format,
@@ -88,6 +138,24 @@ int vm_config_set_exec(struct vm_config *cfg, const char *path, const char *cons
 int vm_config_set_env(struct vm_config *cfg, const char *const envp[]);
 int vm_config_set_workdir(struct vm_config *cfg, const char *path);
 int vm_config_set_rlimits(struct vm_config *cfg, const char *const rlimits[]);
+/* SMBIOS type 11 strings (NULL-terminated); replaces any earlier list. */
+int vm_config_set_oem_strings(struct vm_config *cfg, const char *const strings[]);
+
+/* Consoles (config_devices.c); the add functions return the console id. */
+int vm_config_disable_implicit_console(struct vm_config *cfg);
+int vm_config_add_virtio_console(struct vm_config *cfg, int in_fd, int out_fd, int err_fd);
+int vm_config_add_serial_console(struct vm_config *cfg, int in_fd, int out_fd);
+int vm_config_add_multiport_console(struct vm_config *cfg);
+int vm_config_add_console_port(struct vm_config *cfg, uint32_t console_id, const char *name,
+			       int in_fd, int out_fd, bool tty);
+unsigned int vm_config_serial_count(const struct vm_config *cfg); /* added ones */
+unsigned int vm_config_uart_count(const struct vm_config *cfg);	  /* all of them */
+/* Overlay entries of share "tag" (KRUN_FS_ROOT_TAG for the root). */
+int vm_config_add_overlay(struct vm_config *cfg, const char *tag, const char *path,
+			  const uint8_t *data, size_t len, uint32_t mode, bool is_dir,
+			  bool one_shot);
+/* The eventfd that asks the guest to shut down; created on first use. */
+int vm_config_shutdown_eventfd(struct vm_config *cfg);
 
 /* The guest kernel's command line; returns its length or -E2BIG. */
 int vm_config_cmdline(const struct vm_config *cfg, const char *devices, char *buf, size_t len);

@@ -19,11 +19,13 @@ enum vm_stop_reason {
 	VM_STOP_EXIT_STATUS, /* the guest reported the workload's status */
 	VM_STOP_RESET,	     /* reboot / triple fault without a status */
 	VM_STOP_ERROR,	     /* the VMM or KVM failed */
+	VM_STOP_SHUTDOWN,    /* a shutdown request the guest did not finish in time */
 };
 
 /* Exit status of the host process when the guest never reported one. */
 #define VM_STATUS_NO_REPORT 1
 #define VM_STATUS_VMM_ERROR 125
+#define VM_STATUS_SHUTDOWN  143 /* 128 + SIGTERM, as for a terminated workload */
 
 #define VM_MAX_VIRTIO 16
 

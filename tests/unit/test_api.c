@@ -15,6 +15,8 @@
 
 static uint8_t mac[6];
 static const char *const empty_list[] = {NULL};
+static const char *const oem_with_empty[] = {"ok", "", NULL};
+static const char *const oem_ok[] = {"a b", "c", NULL};
 
 /* Every function taking a context, called on one that does not exist. */
 static void test_unknown_context(void)
@@ -110,6 +112,10 @@ static void test_bad_arguments(void)
 	CHECK_EQ(krun_set_exec(c, NULL, NULL, NULL), -EINVAL);
 	CHECK_EQ(krun_set_workdir(c, NULL), -EINVAL);
 	CHECK_EQ(krun_set_rlimits(c, NULL), -EINVAL);
+	CHECK_EQ(krun_set_smbios_oem_strings(c, NULL), -EINVAL);
+	CHECK_EQ(krun_set_smbios_oem_strings(c, oem_with_empty), -EINVAL);
+	CHECK_EQ(krun_set_smbios_oem_strings(c, oem_ok), 0);
+	CHECK_EQ(krun_set_smbios_oem_strings(c, empty_list), 0);
 	CHECK_EQ(krun_set_kernel_console(c, NULL), -EINVAL);
 	CHECK_EQ(krun_set_console_output(c, NULL), -EINVAL);
 	CHECK_EQ(krun_setuid(c, (uid_t)-1), -EINVAL);

@@ -70,13 +70,48 @@ int arch_setup_vcpu(struct vcpu *vcpu)
 	return ret;
 }
 
+/* Serial ports in the order they are handed out: COM1, COM2. */
+static const struct {
+	uint16_t port;
+	unsigned int irq;
+} com_ports[VM_MAX_SERIALS] = {{0x3f8, 4}, {0x2f8, 3}};
+
+/*
+ * COM1 belongs to the implicit console unless it was disabled; consoles
+ * added with krun_add_serial_console_default() take the next ports. A VM
+ * always has COM1, unwired if nobody wants it.
+ */
+static int create_serial_ports(struct vm *vm)
+{
+	const struct vm_config *cfg = vm->cfg;
+	unsigned int n = 0;
+	int ret = 0;
+
+	if (!cfg->no_implicit_console) {
+		/* With a root share the workload's console is virtio; the UART gets no input. */
+		int in_fd = (cfg->console_output || cfg->root_path) ? -1 : STDIN_FILENO;
+
+		ret = serial_create(vm, com_ports[0].port, com_ports[0].irq, in_fd,
+				    vm->console_out_fd);
+		n++;
+	}
+	for (unsigned int i = 0; !ret && i < cfg->nconsoles && n < VM_MAX_SERIALS; i++) {
+		const struct console_config *c = &cfg->consoles[i];
+
+		if (c->kind != CONSOLE_SERIAL)
+			continue;
+		ret = serial_create(vm, com_ports[n].port, com_ports[n].irq, c->in_fd, c->out_fd);
+		n++;
+	}
+	if (!ret && !n)
+		ret = serial_create(vm, com_ports[0].port, com_ports[0].irq, -1, -1);
+	return ret;
+}
+
 int arch_create_legacy_devices(struct vm *vm)
 {
-	/* With a root share the workload's console is virtio; the UART gets no input. */
-	int in_fd = (vm->cfg->console_output || vm->cfg->root_path) ? -1 : STDIN_FILENO;
-	int ret;
+	int ret = create_serial_ports(vm);
 
-	ret = serial_create(vm, SERIAL_COM1_PORT, SERIAL_COM1_IRQ, in_fd, vm->console_out_fd);
 	if (!ret)
 		ret = i8042_create(vm);
 	if (!ret)

@@ -50,7 +50,7 @@ struct control_msg {
 	uint16_t value;
 } __attribute__((packed));
 
-struct console_config {
+struct virtio_console_config {
 	uint16_t cols;
 	uint16_t rows;
 	uint32_t max_nr_ports;
@@ -87,7 +87,7 @@ struct virtio_console {
 	pthread_cond_t rx_cond; /* a reader waits here for receive buffers */
 	struct console_port ports[CONSOLE_MAX_PORTS];
 	unsigned int nports;
-	struct console_config config;
+	struct virtio_console_config config;
 	unsigned int reset_count;
 
 	struct pending_ctrl ctrl[CTRL_QUEUE_SIZE]; /* host -> guest, not yet delivered */
@@ -202,12 +202,16 @@ static void port_ready(struct virtio_console *con, struct console_port *port)
 		pthread_cond_broadcast(&con->rx_cond);
 		send_control(con, port->id, CONSOLE_PORT, 1, NULL, 0);
 		send_resize(con, port);
-	} else if (port->name[0]) {
-		send_control(con, port->id, PORT_NAME, 1, port->name, strlen(port->name));
 	}
-	/* The host end is open until its input ends (which may already be so). */
+	/*
+	 * The host end is open until its input ends (which may already be so).
+	 * Sent before the name: a guest process that finds the port by its
+	 * name then never sees it unconnected (poll() would say POLLHUP).
+	 */
 	port->guest_ready = true;
 	send_control(con, port->id, PORT_OPEN, !port->host_eof, NULL, 0);
+	if (port->name[0])
+		send_control(con, port->id, PORT_NAME, 1, port->name, strlen(port->name));
 }
 
 static void handle_control(struct virtio_console *con, const struct control_msg *msg)
@@ -564,30 +568,41 @@ int virtio_console_realize(struct virtio_console *con)
 	return ret;
 }
 
-int virtio_console_create_implicit(struct vm *vm, int output_fd, unsigned int *named_ports)
+int virtio_console_create_default(struct vm *vm, int in_fd, int out_fd, int err_fd,
+				  unsigned int *named_ports)
 {
 	struct virtio_console *con = virtio_console_create(vm);
-	bool tty_in = isatty(STDIN_FILENO), tty_out = isatty(STDOUT_FILENO);
-	bool tty_err = isatty(STDERR_FILENO);
+	bool tty_in = in_fd >= 0 && isatty(in_fd), tty_out = out_fd >= 0 && isatty(out_fd);
+	bool tty_err = err_fd >= 0 && isatty(err_fd);
+	unsigned int mine = 0;
 	int ret;
 
 	if (!con)
 		return -ENOMEM;
-	*named_ports = 0;
-	if (output_fd >= 0)
-		return virtio_console_add_port(con, NULL, true, -1, output_fd) ?:
-		       virtio_console_realize(con);
+	/* Named ports for the streams that are no terminal, unless taken already. */
+	mine |= (in_fd >= 0 && !tty_in) ? CONSOLE_PORT_STDIN : 0;
+	mine |= (out_fd >= 0 && !tty_out) ? CONSOLE_PORT_STDOUT : 0;
+	mine |= (err_fd >= 0 && !tty_err) ? CONSOLE_PORT_STDERR : 0;
+	mine &= ~*named_ports;
 
 	/* The terminal port carries the kernel's and init's own messages too. */
-	ret = virtio_console_add_port(con, NULL, true, tty_in ? STDIN_FILENO : -1,
-				      tty_out ? STDOUT_FILENO : STDERR_FILENO);
-	if (!ret && !tty_in)
-		ret = virtio_console_add_port(con, KRUN_PORT_STDIN, false, STDIN_FILENO, -1);
-	if (!ret && !tty_out)
-		ret = virtio_console_add_port(con, KRUN_PORT_STDOUT, false, -1, STDOUT_FILENO);
-	if (!ret && !tty_err)
-		ret = virtio_console_add_port(con, KRUN_PORT_STDERR, false, -1, STDERR_FILENO);
-	*named_ports = (tty_in ? 0 : CONSOLE_PORT_STDIN) | (tty_out ? 0 : CONSOLE_PORT_STDOUT) |
-		       (tty_err ? 0 : CONSOLE_PORT_STDERR);
+	ret = virtio_console_add_port(con, NULL, true, tty_in ? in_fd : -1,
+				      tty_out ? out_fd : err_fd);
+	if (!ret && (mine & CONSOLE_PORT_STDIN))
+		ret = virtio_console_add_port(con, KRUN_PORT_STDIN, false, in_fd, -1);
+	if (!ret && (mine & CONSOLE_PORT_STDOUT))
+		ret = virtio_console_add_port(con, KRUN_PORT_STDOUT, false, -1, out_fd);
+	if (!ret && (mine & CONSOLE_PORT_STDERR))
+		ret = virtio_console_add_port(con, KRUN_PORT_STDERR, false, -1, err_fd);
+	*named_ports |= mine;
 	return ret ?: virtio_console_realize(con);
+}
+
+int virtio_console_create_output_only(struct vm *vm, int out_fd)
+{
+	struct virtio_console *con = virtio_console_create(vm);
+
+	if (!con)
+		return -ENOMEM;
+	return virtio_console_add_port(con, NULL, true, -1, out_fd) ?: virtio_console_realize(con);
 }

@@ -21,16 +21,21 @@ int virtio_console_add_port(struct virtio_console *con, const char *name, bool i
 int virtio_console_realize(struct virtio_console *con);
 
 /*
- * The implicit console of a workload VM: a terminal port on the host's tty,
- * and "krun-stdin/out/err" ports for whichever of stdin/stdout/stderr are not
- * terminals, so binary data passes untouched. With output_fd >= 0 (the
- * krun_set_console_output() file) there is just the console port, writing
- * there, with no input.
+ * The default console of a workload VM, on the given fds (the implicit
+ * console uses the process's stdin, stdout and stderr): a terminal port
+ * (hvc) for those that are terminals, and "krun-stdin/out/err" ports for the
+ * others, so binary data passes untouched. Named ports already listed in
+ * *named_ports (made by an earlier console) are not made again; the ones made
+ * here are added to it.
  */
 #define CONSOLE_PORT_STDIN  1
 #define CONSOLE_PORT_STDOUT 2
 #define CONSOLE_PORT_STDERR 4
-int virtio_console_create_implicit(struct vm *vm, int output_fd, unsigned int *named_ports);
+int virtio_console_create_default(struct vm *vm, int in_fd, int out_fd, int err_fd,
+				  unsigned int *named_ports);
+
+/* Just a console port writing to out_fd, without input (krun_set_console_output). */
+int virtio_console_create_output_only(struct vm *vm, int out_fd);
 
 /* Put the host terminal back the way it was (idempotent, signal-safe). */
 void console_restore_terminal(void);

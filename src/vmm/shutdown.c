@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The shutdown request channel behind krun_get_shutdown_eventfd(). The
+ * guest learns of the request through a virtio-console port that only init
+ * reads (see guest_abi.h); a timer makes sure the VM stops even when no
+ * init of ours listens (a plain kernel + initramfs, or a custom init).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "devices/virtio/console.h"
+#include "guest_abi.h"
+#include "vmm/log.h"
+#include "vmm/shutdown.h"
+#include "vmm/vm.h"
+
+struct shutdown_channel {
+	struct vm *vm;
+	int port_fd; /* write end of the pipe the port reads */
+	bool requested;
+	struct event_source request;
+	struct event_source deadline;
+};
+
+static void request_received(struct event_source *src, uint32_t events)
+{
+	struct shutdown_channel *ch = src->opaque;
+	struct itimerspec timeout = {.it_value.tv_sec = KRUN_SHUTDOWN_TIMEOUT_S};
+	uint64_t count;
+
+	(void)events;
+	if (read(src->fd, &count, sizeof(count)) < 0 || ch->requested)
+		return;
+	ch->requested = true;
+	pr_info("shutdown requested: asking the guest to stop (%d s at most)",
+		KRUN_SHUTDOWN_TIMEOUT_S);
+	if (write(ch->port_fd, "\n", 1) != 1)
+		pr_warn("shutdown request not passed to the guest: %s", strerror(errno));
+	if (timerfd_settime(ch->deadline.fd, 0, &timeout, NULL) < 0)
+		pr_err("shutdown timer: %s", strerror(errno));
+}
+
+static void deadline_passed(struct event_source *src, uint32_t events)
+{
+	struct shutdown_channel *ch = src->opaque;
+
+	(void)events;
+	pr_warn("the guest did not stop within %d s of the shutdown request: stopping it",
+		KRUN_SHUTDOWN_TIMEOUT_S);
+	vm_stop(ch->vm, VM_STOP_SHUTDOWN, VM_STATUS_SHUTDOWN);
+}
+
+/* The channel lives as long as the process: the VM's end is exit(). */
+int shutdown_channel_create(struct vm *vm, int efd)
+{
+	struct shutdown_channel *ch = calloc(1, sizeof(*ch));
+	struct virtio_console *con = virtio_console_create(vm);
+	int pipefd[2], timer_fd, ret;
+
+	if (!ch || !con)
+		return -ENOMEM;
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return -errno;
+	timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (timer_fd < 0)
+		return -errno;
+	ch->vm = vm;
+	ch->port_fd = pipefd[1];
+	ch->request = (struct event_source){efd, request_received, ch};
+	ch->deadline = (struct event_source){timer_fd, deadline_passed, ch};
+
+	ret = virtio_console_add_port(con, KRUN_PORT_SHUTDOWN, false, pipefd[0], -1);
+	if (!ret)
+		ret = virtio_console_realize(con);
+	if (!ret)
+		ret = event_loop_add(&vm->loop, &ch->request, EPOLLIN);
+	if (!ret)
+		ret = event_loop_add(&vm->loop, &ch->deadline, EPOLLIN);
+	return ret;
+}
