@@ -41,6 +41,8 @@ TEST_SCRIPTS := $(addprefix $(B)/tests/,guest-tests.sh chroot-tests.sh manifest.
 	$(B)/tests/init/init-tests.sh $(B)/tests/init/krun-config.sh
 INIT_TEST_CPIO := $(B)/tests/init/base.cpio
 TEST_INITRAMFS := $(B)/tests/guest/hello.cpio.gz
+KERNEL_TEST_DIR := $(B)/tests/kernel
+KERNEL_TEST_FILES := $(addprefix $(KERNEL_TEST_DIR)/,vmlinux.gz bzImage.bz2 vmlinux.zst bzImage.zboot)
 
 .PHONY: all lib krunfw tools install check check-unit check-guest check-guest-here \
 	check-asan bench clean tests fuzz rootfs demo
@@ -116,6 +118,24 @@ $(B)/tests/guest/%: tests/integration/guest/%.c
 $(TEST_INITRAMFS): $(GUEST_PROGS) tests/integration/mkinitramfs.sh
 	tests/integration/mkinitramfs.sh $@ $(B)/tests/guest/hello-init
 
+# The test kernel in krun_set_kernel()'s compressed formats, with a vmlinux
+# or a bzImage inside. The kernel comes from the (phony) krunfw target, so it
+# is ordered first; $(wildcard) adds it as a prerequisite once it exists.
+$(KERNEL_TEST_DIR)/vmlinux.gz: $(wildcard $(B)/krunfw/vmlinux) | krunfw
+	@mkdir -p $(dir $@)
+	gzip -9 -n -c $(B)/krunfw/vmlinux > $@
+
+$(KERNEL_TEST_DIR)/vmlinux.zst: $(wildcard $(B)/krunfw/vmlinux) | krunfw
+	@mkdir -p $(dir $@)
+	zstd -q -c $(B)/krunfw/vmlinux > $@
+
+$(KERNEL_TEST_DIR)/bzImage.bz2: $(wildcard $(B)/krunfw/bzImage) | krunfw
+	@mkdir -p $(dir $@)
+	bzip2 -9 -c $(B)/krunfw/bzImage > $@
+
+$(KERNEL_TEST_DIR)/bzImage.zboot: $(wildcard $(B)/krunfw/bzImage) tests/integration/mkzboot.sh | krunfw
+	tests/integration/mkzboot.sh $(B)/krunfw/bzImage $@
+
 # Guest test scripts run from build/ so the test host, which copies build/,
 # has them.
 $(B)/tests/%.sh: tests/integration/%.sh
@@ -132,7 +152,7 @@ $(B)/bench/tslines: bench/tslines.c
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $<
 
 tests: all rootfs $(B)/bench/tslines $(UNIT_TESTS) $(GUEST_PROGS) $(TEST_INITRAMFS) $(TEST_SCRIPTS) \
-	$(INIT_TEST_CPIO)
+	$(INIT_TEST_CPIO) $(KERNEL_TEST_FILES)
 
 check: tests
 	tests/run-all.sh $(B)

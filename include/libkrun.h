@@ -337,18 +337,39 @@ int32_t krun_set_exec(uint32_t ctx_id, const char *exec_path, const char *const 
 /* Firmware image to boot instead of a kernel (not supported on this platform). */
 int32_t krun_set_firmware(uint32_t ctx_id, const char *firmware_path);
 
-/* Kernel image formats for krun_set_kernel(). */
-#define KRUN_KERNEL_FORMAT_RAW        0
-#define KRUN_KERNEL_FORMAT_ELF        1
-#define KRUN_KERNEL_FORMAT_PE_GZ      2
-#define KRUN_KERNEL_FORMAT_IMAGE_BZ2  3
-#define KRUN_KERNEL_FORMAT_IMAGE_GZ   4
-#define KRUN_KERNEL_FORMAT_IMAGE_ZSTD 5
+/*
+ * Kernel image formats for krun_set_kernel(), as this x86_64 build reads them.
+ * The compressed formats hold either kind of uncompressed kernel, an ELF
+ * vmlinux or a bzImage; which one is told by its magic once decompressed.
+ */
+#define KRUN_KERNEL_FORMAT_RAW        0 /* bzImage (x86 boot protocol >= 2.12) */
+#define KRUN_KERNEL_FORMAT_ELF        1 /* vmlinux: a 64-bit x86 ELF executable */
+#define KRUN_KERNEL_FORMAT_PE_GZ      2 /* PE/EFI image with a compressed kernel inside */
+#define KRUN_KERNEL_FORMAT_IMAGE_BZ2  3 /* the file is a bzip2 stream */
+#define KRUN_KERNEL_FORMAT_IMAGE_GZ   4 /* the file is a gzip stream */
+#define KRUN_KERNEL_FORMAT_IMAGE_ZSTD 5 /* the file is a zstd stream */
 
 /*
- * Boot this kernel instead of the bundled one (libkrunfw). On x86_64, RAW
- * means a bzImage. "initramfs" may be NULL; "cmdline" (may be NULL) is
- * appended to the library's own kernel command line.
+ * Boot this kernel instead of the bundled one (libkrunfw). "initramfs" may be
+ * NULL; "cmdline" (may be NULL) is appended to the library's own kernel
+ * command line.
+ *
+ * kernel_format is one of KRUN_KERNEL_FORMAT_*; all of them work on x86_64:
+ * - ELF: a vmlinux; RAW: a bzImage.
+ * - IMAGE_GZ, IMAGE_BZ2, IMAGE_ZSTD: the whole file is one gzip, bzip2 or
+ *   zstd stream (several concatenated streams of that kind are accepted),
+ *   whose contents are a vmlinux or a bzImage.
+ * - PE_GZ: a PE/EFI executable. A Linux EFI "zboot" image (the "zimg" header
+ *   naming the payload's offset, size and compression: gzip, bzip2 or zstd)
+ *   is unpacked as its header says; any other PE image must hold a gzip
+ *   member, and the first one in the file that decodes is used. Its contents
+ *   are again a vmlinux or a bzImage.
+ * This call checks the format number and that the file is readable; the file
+ * itself is read when the VM is built, by krun_start_enter(), which then fails
+ * with -ENOEXEC (and a log line saying why) for a corrupt or truncated stream,
+ * a PE header pointing outside the file, or contents that are neither kind of
+ * kernel; with -EFBIG when the kernel file or its decompressed contents pass
+ * 512 MiB; with -ENOTSUP for a zboot payload in another compression.
  *
  * Extension: kernel_path = NULL keeps the bundled kernel and only sets the
  * initramfs and command line (kernel_format is then ignored).

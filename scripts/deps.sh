@@ -9,8 +9,8 @@ packages=(
 	zlib1g-dev libzstd-dev libbz2-dev
 	# guest kernel (libkrunfw)
 	linux-source-6.12 bc bison flex libelf-dev libssl-dev cpio xz-utils
-	# default rootfs and test initramfs
-	busybox-static file
+	# default rootfs and test initramfs; compressed test kernels
+	busybox-static file bzip2 zstd
 	# KVM test host, QEMU peer for the benchmarks, fuzzers
 	qemu-system-x86 qemu-system-data clang libclang-rt-14-dev
 )

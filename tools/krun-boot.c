@@ -25,11 +25,43 @@ static void usage(FILE *f)
 		"  -c, --cpus N            vCPUs (default 1)\n"
 		"  -m, --memory MIB        guest RAM in MiB (default 512)\n"
 		"  -k, --kernel PATH       kernel image instead of the bundled one\n"
-		"  -f, --kernel-format F   elf (vmlinux, default) or bzimage\n"
+		"  -f, --kernel-format F   elf (vmlinux, default), bzimage (or raw), image-gz,\n"
+		"                          image-bz2, image-zstd, pe-gz, or the number 0..5\n"
 		"  -a, --append ARGS       appended to the kernel command line\n"
 		"  -o, --console-output F  write the console to file F, not stdout\n"
 		"  -l, --log-level N       0 (off) .. 5 (trace)\n"
 		"  -h, --help\n");
+}
+
+/* --kernel-format names, after libkrun.h's KRUN_KERNEL_FORMAT_* */
+static const struct {
+	const char *name;
+	uint32_t format;
+} formats[] = {
+	{"elf", KRUN_KERNEL_FORMAT_ELF},
+	{"bzimage", KRUN_KERNEL_FORMAT_RAW},
+	{"raw", KRUN_KERNEL_FORMAT_RAW},
+	{"pe-gz", KRUN_KERNEL_FORMAT_PE_GZ},
+	{"image-bz2", KRUN_KERNEL_FORMAT_IMAGE_BZ2},
+	{"image-gz", KRUN_KERNEL_FORMAT_IMAGE_GZ},
+	{"image-zstd", KRUN_KERNEL_FORMAT_IMAGE_ZSTD},
+};
+
+/* A name from the table, or a number passed through for libkrun to judge. */
+static int parse_format(const char *s, uint32_t *format)
+{
+	unsigned long n;
+
+	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+		if (!strcmp(s, formats[i].name)) {
+			*format = formats[i].format;
+			return 0;
+		}
+	}
+	if (parse_uint(s, UINT32_MAX, &n) < 0)
+		return -1;
+	*format = (uint32_t)n;
+	return 0;
 }
 
 struct options {
@@ -67,11 +99,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->kernel = optarg;
 			break;
 		case 'f':
-			if (!strcmp(optarg, "elf"))
-				o->format = KRUN_KERNEL_FORMAT_ELF;
-			else if (!strcmp(optarg, "bzimage"))
-				o->format = KRUN_KERNEL_FORMAT_RAW;
-			else
+			if (parse_format(optarg, &o->format) < 0)
 				return -1;
 			break;
 		case 'a':

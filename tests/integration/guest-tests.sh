@@ -58,6 +58,26 @@ run "bzImage" --kernel "$build/krunfw/bzImage" --kernel-format bzimage "$initrd"
 expect "bzImage boots: line and status 7" \
 	sh -c "[ $status -eq 7 ] && grep -q 'hello from the guest' '$tmp/out'"
 
+# Compressed kernel files (made by the Makefile into $build/tests/kernel):
+# decompressed by the library, then recognised as a vmlinux or a bzImage.
+boot_compressed() { # FORMAT FILE
+	run "$1 ($2)" --kernel "$build/tests/kernel/$2" --kernel-format "$1" "$initrd"
+	expect "$1 ($2) boots: line and status 7" \
+		sh -c "[ $status -eq 7 ] && grep -q 'hello from the guest' '$tmp/out'"
+}
+boot_compressed image-gz vmlinux.gz
+boot_compressed image-bz2 bzImage.bz2
+boot_compressed image-zstd vmlinux.zst
+boot_compressed pe-gz bzImage.zboot
+
+head -c 200000 "$build/tests/kernel/vmlinux.gz" >"$tmp/cut.gz"
+run "truncated gzip kernel" --kernel "$tmp/cut.gz" --kernel-format image-gz "$initrd"
+expect "a truncated compressed kernel is refused before boot, saying so" \
+	sh -c "[ $status -ne 0 ] && grep -q 'truncated' '$tmp/err' && ! grep -q hello '$tmp/out'"
+run "zstd kernel as gzip" --kernel "$build/tests/kernel/vmlinux.zst" --kernel-format image-gz "$initrd"
+expect "a kernel in another compression than announced is refused" \
+	sh -c "[ $status -ne 0 ] && grep -q 'gzip' '$tmp/err' && ! grep -q hello '$tmp/out'"
+
 run "2 vCPUs" --cpus 2 "$initrd"
 expect "2 vCPUs: the guest sees 2 CPUs (MP table)" has "$out" "cpus=2"
 expect "2 vCPUs: status 7" [ "$status" -eq 7 ]

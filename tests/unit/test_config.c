@@ -35,9 +35,9 @@ static void test_kernel(void)
 				      NULL),
 		 -ENOENT);
 	CHECK_EQ(vm_config_set_kernel(&cfg, "/proc/self/exe", 99, NULL, NULL), -EINVAL);
-	CHECK_EQ(vm_config_set_kernel(&cfg, "/proc/self/exe", KRUN_KERNEL_FORMAT_PE_GZ, NULL,
-				      NULL),
-		 -ENOTSUP);
+	CHECK_EQ(vm_config_set_kernel(&cfg, "/proc/self/exe", KRUN_KERNEL_FORMAT_IMAGE_ZSTD + 1,
+				      NULL, NULL),
+		 -EINVAL);
 	CHECK_EQ(vm_config_set_kernel(&cfg, "/tmp", KRUN_KERNEL_FORMAT_ELF, NULL, NULL), -EINVAL);
 	CHECK_EQ(vm_config_set_kernel(&cfg, "/proc/self/exe", KRUN_KERNEL_FORMAT_ELF,
 				      "/nonexistent/initrd", NULL),

@@ -5,10 +5,12 @@
  */
 #include <elf.h>
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "arch/x86_64/layout.h"
 #include "arch/x86_64/loader.h"
+#include "libkrun.h"
 #include "vmm/log.h"
 #include "vmm/util.h"
 
@@ -87,6 +89,48 @@ int bzimage_parse(const uint8_t *data, size_t size, struct kernel_image *img)
 					       MAX(pm_size, (uint64_t)hdr->init_size)};
 	img->entry = BZIMAGE_LOAD_ADDR + BZIMAGE_ENTRY64;
 	return 0;
+}
+
+#define HDRS_MAGIC_OFFSET (SETUP_HEADER_OFFSET + offsetof(struct setup_header, header))
+
+int kernel_parse_any(const uint8_t *data, size_t size, struct kernel_image *img)
+{
+	uint32_t magic;
+
+	if (size >= SELFMAG && !memcmp(data, ELFMAG, SELFMAG))
+		return elf_parse_kernel(data, size, img);
+	if (size >= HDRS_MAGIC_OFFSET + sizeof(magic)) {
+		memcpy(&magic, data + HDRS_MAGIC_OFFSET, sizeof(magic));
+		if (magic == HDRS_MAGIC)
+			return bzimage_parse(data, size, img);
+	}
+	pr_err("the decompressed kernel is neither an ELF vmlinux nor a bzImage "
+	       "(no ELF magic at 0, no \"HdrS\" at 0x%zx)",
+	       (size_t)HDRS_MAGIC_OFFSET);
+	return -ENOEXEC;
+}
+
+int kernel_parse(uint32_t format, const uint8_t *data, size_t size, struct kernel_image *img)
+{
+	if (format == KRUN_KERNEL_FORMAT_ELF)
+		return elf_parse_kernel(data, size, img);
+	if (format == KRUN_KERNEL_FORMAT_RAW)
+		return bzimage_parse(data, size, img);
+	return kernel_parse_any(data, size, img);
+}
+
+const char *kernel_format_name(uint32_t format)
+{
+	static const char *const names[] = {
+		[KRUN_KERNEL_FORMAT_RAW] = "bzImage",
+		[KRUN_KERNEL_FORMAT_ELF] = "x86_64 ELF vmlinux",
+		[KRUN_KERNEL_FORMAT_PE_GZ] = "PE image with a gzip-compressed kernel",
+		[KRUN_KERNEL_FORMAT_IMAGE_BZ2] = "bzip2-compressed kernel",
+		[KRUN_KERNEL_FORMAT_IMAGE_GZ] = "gzip-compressed kernel",
+		[KRUN_KERNEL_FORMAT_IMAGE_ZSTD] = "zstd-compressed kernel",
+	};
+
+	return format < ARRAY_SIZE(names) ? names[format] : "kernel image";
 }
 
 int kernel_image_load(const struct guest_mem *mem, const struct kernel_image *img,

@@ -32,6 +32,22 @@ int elf_parse_kernel(const uint8_t *data, size_t size, struct kernel_image *img)
 /* Parse a bzImage (boot protocol >= 2.12 with a 64-bit entry point). */
 int bzimage_parse(const uint8_t *data, size_t size, struct kernel_image *img);
 
+/*
+ * An uncompressed kernel of either kind, told apart by its magic: an ELF
+ * header, or the boot protocol's "HdrS". Anything else is -ENOEXEC.
+ */
+int kernel_parse_any(const uint8_t *data, size_t size, struct kernel_image *img);
+
+/*
+ * Parse a kernel file's contents for KRUN_KERNEL_FORMAT_* "format": ELF is a
+ * vmlinux, RAW a bzImage, and the compressed formats, once decompressed,
+ * either one (kernel_parse_any()).
+ */
+int kernel_parse(uint32_t format, const uint8_t *data, size_t size, struct kernel_image *img);
+
+/* What the format expects, for messages ("bzImage", "gzip-compressed kernel"...). */
+const char *kernel_format_name(uint32_t format);
+
 /* Copy the segments into guest RAM. */
 int kernel_image_load(const struct guest_mem *mem, const struct kernel_image *img,
 		      const uint8_t *data, size_t size);

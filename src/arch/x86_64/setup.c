@@ -14,6 +14,7 @@
 #include "arch/x86_64/layout.h"
 #include "arch/x86_64/loader.h"
 #include "libkrun.h"
+#include "vmm/decompress.h"
 #include "vmm/log.h"
 #include "vmm/util.h"
 #include "vmm/vm.h"
@@ -65,7 +66,8 @@ out:
 static int load_kernel_file(struct vm *vm, struct kernel_image *img)
 {
 	const struct vm_config *cfg = vm->cfg;
-	uint8_t *data;
+	const char *what = kernel_format_name(cfg->kernel_format);
+	uint8_t *data, *raw;
 	size_t size;
 	int ret;
 
@@ -74,14 +76,20 @@ static int load_kernel_file(struct vm *vm, struct kernel_image *img)
 		pr_err("kernel %s: %s", cfg->kernel_path, strerror(-ret));
 		return ret;
 	}
-	if (cfg->kernel_format == KRUN_KERNEL_FORMAT_ELF)
-		ret = elf_parse_kernel(data, size, img);
-	else
-		ret = bzimage_parse(data, size, img);
+	if (kernel_format_compressed(cfg->kernel_format)) {
+		/* The decompressed kernel is bounded like a kernel file. */
+		ret = kernel_decompress(cfg->kernel_format, data, size, KERNEL_FILE_MAX, &raw,
+					&size);
+		free(data);
+		if (ret < 0) {
+			pr_err("kernel %s: cannot unpack it as a %s", cfg->kernel_path, what);
+			return ret;
+		}
+		data = raw;
+	}
+	ret = kernel_parse(cfg->kernel_format, data, size, img);
 	if (ret == -ENOEXEC)
-		pr_err("kernel %s is not a valid %s", cfg->kernel_path,
-		       cfg->kernel_format == KRUN_KERNEL_FORMAT_ELF ? "x86_64 ELF vmlinux"
-								      : "bzImage");
+		pr_err("kernel %s is not a valid %s", cfg->kernel_path, what);
 	if (!ret)
 		ret = kernel_image_load(&vm->mem, img, data, size);
 	free(data);
