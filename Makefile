@@ -37,7 +37,8 @@ TOOLS := $(B)/krun-boot $(B)/krun-chroot
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(wildcard tests/unit/test_*.c))
 GUEST_PROGS := $(B)/tests/guest/hello-init $(B)/tests/guest/krun-probe
-TEST_SCRIPTS := $(addprefix $(B)/tests/,guest-tests.sh chroot-tests.sh manifest.sh) \
+TEST_SCRIPTS := $(addprefix $(B)/tests/,guest-tests.sh chroot-tests.sh api-tests.sh testlib.sh \
+	manifest.sh) \
 	$(B)/tests/init/init-tests.sh $(B)/tests/init/krun-config.sh
 INIT_TEST_CPIO := $(B)/tests/init/base.cpio
 TEST_INITRAMFS := $(B)/tests/guest/hello.cpio.gz
@@ -115,6 +116,12 @@ $(B)/tests/guest/%: tests/integration/guest/%.c
 	@mkdir -p $(dir $@)
 	$(MUSLCC) -std=gnu11 $(WARN) -Os -static -Isrc -o $@ $<
 
+# A client of the public API with one option per call (api-tests.sh).
+API_CLIENT := $(B)/tests/krun-api-client
+$(API_CLIENT): tests/integration/api-client.c $(B)/$(SONAME)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< -L$(B) -lkrun -lpthread -Wl,-rpath,'$$ORIGIN/..'
+
 $(TEST_INITRAMFS): $(GUEST_PROGS) tests/integration/mkinitramfs.sh
 	tests/integration/mkinitramfs.sh $@ $(B)/tests/guest/hello-init
 
@@ -151,7 +158,7 @@ $(B)/bench/tslines: bench/tslines.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $<
 
-tests: all rootfs $(B)/bench/tslines $(UNIT_TESTS) $(GUEST_PROGS) $(TEST_INITRAMFS) $(TEST_SCRIPTS) \
+tests: all rootfs $(B)/bench/tslines $(UNIT_TESTS) $(GUEST_PROGS) $(API_CLIENT) $(TEST_INITRAMFS) $(TEST_SCRIPTS) \
 	$(INIT_TEST_CPIO) $(KERNEL_TEST_FILES)
 
 check: tests

@@ -127,13 +127,12 @@ static void forward_signal(pid_t workload, int sig)
 }
 
 /*
- * A shutdown request from the host: SIGTERM to every process (the workload
- * first), SIGKILL once the grace period is over.
+ * A shutdown request from the host: SIGTERM to every process but PID 1 (the
+ * workload included, once), SIGKILL once the grace period is over.
  */
-static void shutdown_begin(pid_t workload)
+static void shutdown_begin(void)
 {
 	say("shutdown requested by the host: terminating the workload");
-	forward_signal(workload, SIGTERM);
 	kill(-1, SIGTERM);
 }
 
@@ -161,7 +160,7 @@ static int wait_for_workload(pid_t workload, const sigset_t *set, int shutdown_f
 		}
 		if (fds[1].revents) {
 			fds[1].fd = -1; /* one request is enough */
-			shutdown_begin(workload);
+			shutdown_begin();
 			timeout = KRUN_SHUTDOWN_GRACE_S * 1000;
 		}
 		if ((fds[0].revents & POLLIN) &&

@@ -169,6 +169,15 @@ KRUN_EXPORT int32_t krun_set_nested_virt(uint32_t ctx_id, bool enabled)
 	return WITH_CONFIG(ctx_id, cfg, (cfg->nested_virt = enabled, 0));
 }
 
+/*
+ * Recorded; krun_start_enter() refuses a split irqchip by name, since the
+ * VMM has no IOAPIC/PIC of its own yet.
+ */
+KRUN_EXPORT int32_t krun_split_irqchip(uint32_t ctx_id, bool enable)
+{
+	return WITH_CONFIG(ctx_id, cfg, (cfg->split_irqchip = enable, 0));
+}
+
 KRUN_EXPORT int32_t krun_check_nested_virt(void)
 {
 	return kvm_nested_supported();
@@ -204,8 +213,15 @@ KRUN_EXPORT int32_t krun_has_feature(uint64_t feature)
 /* What this build cannot run yet; krun_start_enter() refuses it by name. */
 static int check_supported(const struct vm_config *cfg)
 {
+	char pending[256];
+
 	if (cfg->split_irqchip) {
-		pr_err("krun_start_enter: split irqchip is not supported");
+		pr_err("krun_start_enter: this build has no split irqchip (IOAPIC and PIC in the "
+		       "VMM); call krun_split_irqchip(ctx, false)");
+		return -ENOTSUP;
+	}
+	if (vm_config_pending_devices(cfg, pending, sizeof(pending)) > 0) {
+		pr_err("krun_start_enter: this build cannot run the configured %s yet", pending);
 		return -ENOTSUP;
 	}
 	if (cfg->kernel_source == KERNEL_BUNDLED && !cfg->initramfs_path && !cfg->root_path) {

@@ -39,6 +39,7 @@ void vm_config_release(struct vm_config *cfg)
 	config_free_string_array(cfg->rlimits);
 	config_free_string_array(cfg->oem_strings);
 	vm_config_release_devices(cfg);
+	vm_config_release_pending(cfg);
 	for (unsigned int i = 0; i < cfg->nshares; i++) {
 		free(cfg->shares[i].tag);
 		free(cfg->shares[i].path);

@@ -79,6 +79,57 @@ struct overlay_config {
 	bool one_shot;
 };
 
+/*
+ * Devices whose emulation comes in a later version: the API checks and
+ * records them; krun_start_enter() refuses to start a VM that has any
+ * (vm_config_pending_devices) rather than run it without them.
+ */
+#define VM_MAX_DISKS	   16
+#define VM_MAX_NETS	   8
+#define VM_MAX_VSOCK_PORTS 64
+
+struct disk_config {
+	char *id; /* "root" and "data" for krun_set_root_disk/krun_set_data_disk */
+	char *path;
+	uint32_t format;
+	bool read_only, direct_io;
+	uint32_t sync_mode;
+};
+
+enum net_backend { NET_UNIXSTREAM, NET_UNIXGRAM, NET_TAP, NET_PASST_FD, NET_GVPROXY };
+
+struct net_config {
+	enum net_backend backend;
+	char *path; /* socket path or tap name */
+	int fd;
+	uint8_t mac[6];
+	uint32_t features, flags;
+};
+
+struct vsock_port_config {
+	uint32_t port;
+	char *path;
+	bool listen;
+};
+
+struct pending_devices {
+	struct disk_config disks[VM_MAX_DISKS];
+	unsigned int ndisks;
+	char *remount[3]; /* krun_set_root_disk_remount: device, fstype, options */
+	struct net_config nets[VM_MAX_NETS];
+	unsigned int nnets;
+	uint8_t net_mac[6]; /* krun_set_net_mac */
+	bool has_net_mac;
+	bool vsock_added;   /* krun_add_vsock */
+	uint32_t tsi_features;
+	bool no_implicit_vsock;
+	struct vsock_port_config vsock_ports[VM_MAX_VSOCK_PORTS];
+	unsigned int nvsock_ports;
+	char **port_map;
+	/* Counted only, until their devices exist. */
+	unsigned int gpu, displays, input, vhost_user;
+};
+
 struct vm_config {
 	unsigned int vcpus;
 	unsigned int ram_mib;
@@ -117,6 +168,8 @@ struct vm_config {
 	bool split_irqchip;
 
 	char **oem_strings; /* SMBIOS type 11, NULL-terminated; NULL for none */
+
+	struct pending_devices pending;
 };
 
 void vm_config_init(struct vm_config *cfg);
@@ -156,6 +209,19 @@ int vm_config_add_overlay(struct vm_config *cfg, const char *tag, const char *pa
 			  bool one_shot);
 /* The eventfd that asks the guest to shut down; created on first use. */
 int vm_config_shutdown_eventfd(struct vm_config *cfg);
+
+/* Devices of later versions (config_pending.c). */
+int vm_config_add_disk(struct vm_config *cfg, const struct disk_config *disk);
+int vm_config_set_root_remount(struct vm_config *cfg, const char *device, const char *fstype,
+			       const char *options);
+int vm_config_add_net(struct vm_config *cfg, const struct net_config *net);
+int vm_config_add_vsock_port(struct vm_config *cfg, uint32_t port, const char *path, bool listen);
+void vm_config_release_pending(struct vm_config *cfg);
+/*
+ * Names the recorded devices this build cannot run into buf ("virtio-blk
+ * (2 disks), virtio-net"); returns how many kinds there are.
+ */
+int vm_config_pending_devices(const struct vm_config *cfg, char *buf, size_t len);
 
 /* The guest kernel's command line; returns its length or -E2BIG. */
 int vm_config_cmdline(const struct vm_config *cfg, const char *devices, char *buf, size_t len);

@@ -4,6 +4,7 @@
  * nothing crashes (this also runs under ASan/UBSan). Context lifecycle and
  * thread safety.
  */
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -97,6 +98,7 @@ static void test_unknown_context(void)
 /* Bad arguments on a live context. */
 static void test_bad_arguments(void)
 {
+	const char *const bad_port_map[] = {"8080:80", "80", NULL};
 	int ctx = krun_create_ctx();
 	uint32_t c = (uint32_t)ctx;
 	const uint8_t *data;
@@ -134,14 +136,48 @@ static void test_bad_arguments(void)
 	CHECK_EQ(krun_has_feature(12345), -EINVAL);
 	CHECK_EQ(krun_has_feature(KRUN_FEATURE_NET), 0);
 
-	/* Not built yet: refused by name, never a silent success. */
-	CHECK_EQ(krun_add_disk(c, "d", "/dev/null", false), -ENOTSUP);
-	CHECK_EQ(krun_add_vsock_port(c, 1, "/s"), -ENOTSUP);
+	/* Consoles and overlays. */
+	CHECK_EQ(krun_add_console_port_inout(c, 0, "p", -1, -1), -EINVAL); /* no console 0 */
+	CHECK_EQ(krun_add_serial_console_default(c, -1, 1), 0);
+	CHECK_EQ(krun_add_serial_console_default(c, -1, 1), -ENOSPC); /* COM1 is implicit */
+	CHECK_EQ(krun_add_virtio_console_default(c, 0, 1, 12345), -EBADF);
+	CHECK_EQ(krun_add_virtio_console_multiport(c), 1);
+	CHECK_EQ(krun_add_console_port_inout(c, 0, "p", -1, -1), -EINVAL); /* 0 is serial */
+	CHECK_EQ(krun_add_console_port_inout(c, 1, "p", 0, 1), 0);
+	CHECK_EQ(krun_add_console_port_inout(c, 1, "p", 0, 1), -EINVAL); /* name taken */
+	CHECK_EQ(krun_add_console_port_inout(c, 1, "a-name-longer-than-31-bytes-....", 0, 1),
+		 -EINVAL);
+	CHECK_EQ(krun_add_console_port_tty(c, 1, "t", open("/dev/null", O_RDONLY)), -ENOTTY);
+	CHECK_EQ(krun_fs_add_overlay_dir(c, KRUN_FS_ROOT_TAG, "../up", 0755), -EINVAL);
+	CHECK_EQ(krun_fs_add_overlay_dir(c, KRUN_FS_ROOT_TAG, "a//b", 0755), -EINVAL);
+	CHECK_EQ(krun_fs_add_overlay_dir(c, KRUN_FS_ROOT_TAG, "", 0755), -EINVAL);
+	CHECK_EQ(krun_fs_add_overlay_dir(c, KRUN_FS_ROOT_TAG, "d", 0100755), -EINVAL);
+	CHECK_EQ(krun_fs_add_overlay_file(c, KRUN_FS_ROOT_TAG, "d/", mac, 6, 0644, false), -EINVAL);
+	CHECK_EQ(krun_fs_add_overlay_file(c, KRUN_FS_ROOT_TAG, "f", NULL, 6, 0644, false), -EINVAL);
+	CHECK_EQ(krun_fs_add_overlay_dir(c, KRUN_FS_ROOT_TAG, "/d", 040755), 0);
+	CHECK(krun_get_shutdown_eventfd(c) >= 0);
+	CHECK_EQ(krun_get_shutdown_eventfd(c), krun_get_shutdown_eventfd(c));
 
-	/* A context with nothing to run is refused before any VM exists. */
-	CHECK_EQ(krun_start_enter(c), -EINVAL);
+	/* Devices of later versions: recorded, then refused by name at start. */
+	CHECK_EQ(krun_add_disk(c, "d", "/dev/null", false), 0);
+	CHECK_EQ(krun_add_disk(c, "d", "/dev/null", false), -EEXIST);
+	CHECK_EQ(krun_add_vsock_port(c, 1, "/s"), 0);
+	CHECK_EQ(krun_set_port_map(c, bad_port_map), -EINVAL);
+	CHECK_EQ(krun_display_set_dpi(c, 0, 96), -EINVAL); /* no display 0 yet */
+	CHECK_EQ(krun_add_display(c, 800, 600), 0);
+	CHECK_EQ(krun_display_set_dpi(c, 0, 96), 0);
+	CHECK_EQ(krun_set_root(c, "/"), 0);
+	CHECK_EQ(krun_start_enter(c), -ENOTSUP);
 	/* krun_start_enter consumed the context. */
 	CHECK_EQ(krun_free_ctx(c), -EINVAL);
+
+	/* A context with nothing to run is refused before any VM exists. */
+	c = (uint32_t)krun_create_ctx();
+	CHECK_EQ(krun_start_enter(c), -EINVAL);
+	c = (uint32_t)krun_create_ctx();
+	CHECK_EQ(krun_set_root(c, "/"), 0);
+	CHECK_EQ(krun_split_irqchip(c, true), 0);
+	CHECK_EQ(krun_start_enter(c), -ENOTSUP);
 	krun_set_log_level(KRUN_LOG_LEVEL_OFF);
 }
 

@@ -71,7 +71,7 @@ struct console_port {
 	bool reader_started;
 	bool guest_ready; /* the guest sent PORT_READY */
 	bool guest_open;  /* a guest process has the port open */
-	bool host_eof;	  /* the input fd reached its end */
+	bool host_eof;	  /* input ended, and no output keeps the port open */
 	pthread_t reader;
 	struct event_source tx_kick;
 };
@@ -408,9 +408,13 @@ static void *port_reader(void *arg)
 
 		pthread_mutex_lock(&con->dev_lock);
 		if (n <= 0) {
-			/* EOF: the guest's reads return 0 once the host end is closed. */
-			port->host_eof = true;
-			if (port->guest_ready)
+			/*
+			 * EOF: the guest's reads return 0 once the host end is
+			 * closed. Not for a port that has an output too: the
+			 * guest could no longer write to it.
+			 */
+			port->host_eof = port->out_fd < 0;
+			if (port->guest_ready && port->host_eof)
 				send_control(con, port->id, PORT_OPEN, 0, NULL, 0);
 			pthread_mutex_unlock(&con->dev_lock);
 			break;

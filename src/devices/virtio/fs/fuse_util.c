@@ -295,6 +295,8 @@ int fuse_lookup_name(struct fuse_server *srv, struct fuse_node *dir, const char 
 			return -errno;
 		ovl_stat(srv, ovl, &st);
 		fuse_fill_entry(e, id, &st);
+		if (ovl->one_shot)
+			e->entry_valid = 0; /* gone for the next lookup: no cached dentry */
 		return 0;
 	}
 	if (dir->ovl)

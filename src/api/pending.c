@@ -1,0 +1,322 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Entry points whose device comes in a later version (disks, networking,
+ * vsock, GPU and displays, input, vhost-user). Each checks its context and
+ * arguments like the real thing and records the configuration; the VM is
+ * then refused by krun_start_enter(), with a log line naming the devices,
+ * instead of starting without them. Platform-only features (firmware, TEE)
+ * are refused at once.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api/ctx.h"
+#include "libkrun.h"
+#include "vmm/log.h"
+#include "vmm/util.h"
+
+/* Disks (virtio-blk) */
+
+static int add_disk(uint32_t ctx_id, const char *id, const char *path, uint32_t format,
+		    bool read_only, bool direct_io, uint32_t sync_mode)
+{
+	struct disk_config disk = {(char *)id, (char *)path, format,
+				   read_only,  direct_io,    sync_mode};
+
+	NEED(id && *id && path && *path && strlen(path) < VM_MAX_PATH);
+	NEED(format <= KRUN_DISK_FORMAT_VMDK && sync_mode <= KRUN_SYNC_FULL);
+	return WITH_CONFIG(ctx_id, cfg, vm_config_add_disk(cfg, &disk));
+}
+
+KRUN_EXPORT int32_t krun_set_root_disk(uint32_t ctx_id, const char *disk_path)
+{
+	return add_disk(ctx_id, "root", disk_path, KRUN_DISK_FORMAT_RAW, false, false,
+			KRUN_SYNC_FULL);
+}
+
+KRUN_EXPORT int32_t krun_set_data_disk(uint32_t ctx_id, const char *disk_path)
+{
+	return add_disk(ctx_id, "data", disk_path, KRUN_DISK_FORMAT_RAW, false, false,
+			KRUN_SYNC_FULL);
+}
+
+KRUN_EXPORT int32_t krun_add_disk(uint32_t ctx_id, const char *block_id, const char *disk_path,
+				  bool read_only)
+{
+	return add_disk(ctx_id, block_id, disk_path, KRUN_DISK_FORMAT_RAW, read_only, false,
+			KRUN_SYNC_FULL);
+}
+
+KRUN_EXPORT int32_t krun_add_disk2(uint32_t ctx_id, const char *block_id, const char *disk_path,
+				   uint32_t disk_format, bool read_only)
+{
+	return add_disk(ctx_id, block_id, disk_path, disk_format, read_only, false, KRUN_SYNC_FULL);
+}
+
+KRUN_EXPORT int32_t krun_add_disk3(uint32_t ctx_id, const char *block_id, const char *disk_path,
+				   uint32_t disk_format, bool read_only, bool direct_io,
+				   uint32_t sync_mode)
+{
+	return add_disk(ctx_id, block_id, disk_path, disk_format, read_only, direct_io, sync_mode);
+}
+
+KRUN_EXPORT int32_t krun_set_root_disk_remount(uint32_t ctx_id, const char *device,
+					       const char *fstype, const char *options)
+{
+	NEED(device && *device);
+	return WITH_CONFIG(ctx_id, cfg, vm_config_set_root_remount(cfg, device, fstype, options));
+}
+
+/* Networking (virtio-net) */
+
+static int add_net(uint32_t ctx_id, enum net_backend backend, const char *path, int fd,
+		   const uint8_t *mac, uint32_t features, uint32_t flags)
+{
+	struct net_config net = {backend, (char *)path, fd, {0}, features, flags};
+
+	if (mac)
+		memcpy(net.mac, mac, sizeof(net.mac));
+	return WITH_CONFIG(ctx_id, cfg, vm_config_add_net(cfg, &net));
+}
+
+static bool valid_net_endpoint(const char *path, int fd)
+{
+	return (path && *path && strlen(path) < VM_MAX_PATH && fd == -1) || (!path && fd >= 0);
+}
+
+KRUN_EXPORT int32_t krun_add_net_unixstream(uint32_t ctx_id, const char *c_path, int fd,
+					    uint8_t *const c_mac, uint32_t features, uint32_t flags)
+{
+	NEED(valid_net_endpoint(c_path, fd) && c_mac);
+	return add_net(ctx_id, NET_UNIXSTREAM, c_path, fd, c_mac, features, flags);
+}
+
+KRUN_EXPORT int32_t krun_add_net_unixgram(uint32_t ctx_id, const char *c_path, int fd,
+					  uint8_t *const c_mac, uint32_t features, uint32_t flags)
+{
+	NEED(valid_net_endpoint(c_path, fd) && c_mac);
+	return add_net(ctx_id, NET_UNIXGRAM, c_path, fd, c_mac, features, flags);
+}
+
+KRUN_EXPORT int32_t krun_add_net_tap(uint32_t ctx_id, char *c_tap_name, uint8_t *const c_mac,
+				     uint32_t features, uint32_t flags)
+{
+	NEED(c_tap_name && *c_tap_name && strlen(c_tap_name) < 16 && c_mac);
+	return add_net(ctx_id, NET_TAP, c_tap_name, -1, c_mac, features, flags);
+}
+
+KRUN_EXPORT int32_t krun_set_passt_fd(uint32_t ctx_id, int fd)
+{
+	NEED(fd >= 0);
+	return add_net(ctx_id, NET_PASST_FD, NULL, fd, NULL, 0, 0);
+}
+
+KRUN_EXPORT int32_t krun_set_gvproxy_path(uint32_t ctx_id, char *c_path)
+{
+	NEED(c_path && *c_path && strlen(c_path) < VM_MAX_PATH);
+	return add_net(ctx_id, NET_GVPROXY, c_path, -1, NULL, 0, 0);
+}
+
+static int set_net_mac(struct vm_config *cfg, const uint8_t *mac)
+{
+	memcpy(cfg->pending.net_mac, mac, sizeof(cfg->pending.net_mac));
+	cfg->pending.has_net_mac = true;
+	return 0;
+}
+
+KRUN_EXPORT int32_t krun_set_net_mac(uint32_t ctx_id, uint8_t *const c_mac)
+{
+	NEED(c_mac);
+	return WITH_CONFIG(ctx_id, cfg, set_net_mac(cfg, c_mac));
+}
+
+/* vsock and TSI */
+
+static int set_port_map(struct vm_config *cfg, const char *const port_map[])
+{
+	for (size_t i = 0; port_map[i]; i++) {
+		unsigned int host, guest;
+		char end;
+
+		if (sscanf(port_map[i], "%u:%u%c", &host, &guest, &end) != 2 || host > 65535 ||
+		    guest > 65535) {
+			pr_err("krun_set_port_map: \"%s\" is not HOST_PORT:GUEST_PORT",
+			       port_map[i]);
+			return -EINVAL;
+		}
+	}
+	config_free_string_array(cfg->pending.port_map);
+	return config_dup_string_array(&cfg->pending.port_map, port_map);
+}
+
+KRUN_EXPORT int32_t krun_set_port_map(uint32_t ctx_id, const char *const port_map[])
+{
+	NEED(port_map);
+	return WITH_CONFIG(ctx_id, cfg, set_port_map(cfg, port_map));
+}
+
+KRUN_EXPORT int32_t krun_add_vsock_port(uint32_t ctx_id, uint32_t port, const char *c_filepath)
+{
+	NEED(c_filepath && *c_filepath);
+	return WITH_CONFIG(ctx_id, cfg, vm_config_add_vsock_port(cfg, port, c_filepath, false));
+}
+
+KRUN_EXPORT int32_t krun_add_vsock_port2(uint32_t ctx_id, uint32_t port, const char *c_filepath,
+					 bool listen)
+{
+	NEED(c_filepath && *c_filepath);
+	return WITH_CONFIG(ctx_id, cfg, vm_config_add_vsock_port(cfg, port, c_filepath, listen));
+}
+
+static int add_vsock(struct vm_config *cfg, uint32_t tsi_features)
+{
+	if (cfg->pending.vsock_added) {
+		pr_err("krun_add_vsock: the VM has its vsock device already");
+		return -EEXIST;
+	}
+	cfg->pending.vsock_added = true;
+	cfg->pending.tsi_features = tsi_features;
+	return 0;
+}
+
+KRUN_EXPORT int32_t krun_add_vsock(uint32_t ctx_id, uint32_t tsi_features)
+{
+	NEED(!(tsi_features & ~(uint32_t)(KRUN_TSI_HIJACK_INET | KRUN_TSI_HIJACK_UNIX)));
+	return WITH_CONFIG(ctx_id, cfg, add_vsock(cfg, tsi_features));
+}
+
+/* Nothing to refuse: without it there is no vsock device, as today. */
+KRUN_EXPORT int32_t krun_disable_implicit_vsock(uint32_t ctx_id)
+{
+	return WITH_CONFIG(ctx_id, cfg, (cfg->pending.no_implicit_vsock = true, 0));
+}
+
+/* GPU, displays, input, vhost-user: counted until their devices exist. */
+
+#define COUNT(ctx_id, field) WITH_CONFIG(ctx_id, cfg, (cfg->pending.field++, 0))
+
+KRUN_EXPORT int32_t krun_set_gpu_options(uint32_t ctx_id, uint32_t virgl_flags)
+{
+	(void)virgl_flags;
+	return COUNT(ctx_id, gpu);
+}
+
+KRUN_EXPORT int32_t krun_set_gpu_options2(uint32_t ctx_id, uint32_t virgl_flags, uint64_t shm_size)
+{
+	(void)virgl_flags;
+	(void)shm_size;
+	return COUNT(ctx_id, gpu);
+}
+
+KRUN_EXPORT int32_t krun_add_display(uint32_t ctx_id, uint32_t width, uint32_t height)
+{
+	NEED(width && height && width <= 16384 && height <= 16384);
+	return COUNT(ctx_id, displays);
+}
+
+/* The display_id must name a display added earlier. */
+static int display_exists(struct vm_config *cfg, uint32_t display_id)
+{
+	if (display_id >= cfg->pending.displays) {
+		pr_err("no display %u", display_id);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+KRUN_EXPORT int32_t krun_display_set_edid(uint32_t ctx_id, uint32_t display_id,
+					  const uint8_t *edid_blob, size_t blob_size)
+{
+	NEED(display_id < KRUN_MAX_DISPLAYS && edid_blob && blob_size && blob_size % 128 == 0);
+	return WITH_CONFIG(ctx_id, cfg, display_exists(cfg, display_id));
+}
+
+KRUN_EXPORT int32_t krun_display_set_dpi(uint32_t ctx_id, uint32_t display_id, uint32_t dpi)
+{
+	NEED(display_id < KRUN_MAX_DISPLAYS && dpi);
+	return WITH_CONFIG(ctx_id, cfg, display_exists(cfg, display_id));
+}
+
+KRUN_EXPORT int32_t krun_display_set_physical_size(uint32_t ctx_id, uint32_t display_id,
+						   uint16_t width_mm, uint16_t height_mm)
+{
+	NEED(display_id < KRUN_MAX_DISPLAYS && width_mm && height_mm);
+	return WITH_CONFIG(ctx_id, cfg, display_exists(cfg, display_id));
+}
+
+KRUN_EXPORT int32_t krun_display_set_refresh_rate(uint32_t ctx_id, uint32_t display_id,
+						  uint32_t refresh_rate)
+{
+	NEED(display_id < KRUN_MAX_DISPLAYS && refresh_rate);
+	return WITH_CONFIG(ctx_id, cfg, display_exists(cfg, display_id));
+}
+
+KRUN_EXPORT int32_t krun_set_display_dpi(uint32_t ctx_id, uint32_t dpi)
+{
+	NEED(dpi);
+	return COUNT(ctx_id, gpu);
+}
+
+KRUN_EXPORT int32_t krun_set_display_physical_size(uint32_t ctx_id, uint16_t width_mm,
+						   uint16_t height_mm)
+{
+	NEED(width_mm && height_mm);
+	return COUNT(ctx_id, gpu);
+}
+
+KRUN_EXPORT int32_t krun_set_display_backend(uint32_t ctx_id, const void *display_backend,
+					     size_t backend_size)
+{
+	NEED(display_backend && backend_size);
+	return COUNT(ctx_id, gpu);
+}
+
+KRUN_EXPORT int krun_add_input_device(uint32_t ctx_id, const void *config_backend,
+				      size_t config_backend_size, const void *events_backend,
+				      size_t events_backend_size)
+{
+	NEED(config_backend && config_backend_size && events_backend && events_backend_size);
+	return COUNT(ctx_id, input);
+}
+
+KRUN_EXPORT int krun_add_input_device_fd(uint32_t ctx_id, int input_fd)
+{
+	NEED(input_fd >= 0);
+	return COUNT(ctx_id, input);
+}
+
+KRUN_EXPORT int32_t krun_add_vhost_user_device(uint32_t ctx_id, uint32_t device_type,
+					       const char *socket_path, const char *name,
+					       uint16_t num_queues, const uint16_t *queue_sizes)
+{
+	(void)name;
+	NEED(device_type && socket_path && *socket_path);
+	NEED(!num_queues || queue_sizes);
+	return COUNT(ctx_id, vhost_user);
+}
+
+/* Platform features this VMM does not offer on x86_64 Linux: refused at once. */
+
+static int32_t refuse(uint32_t ctx_id, const char *fn, const char *what)
+{
+	struct vm_config *cfg = ctx_get(ctx_id, fn);
+
+	ctx_put();
+	if (!cfg)
+		return -EINVAL;
+	pr_err("%s: %s is not supported by this build", fn, what);
+	return -ENOTSUP;
+}
+
+KRUN_EXPORT int32_t krun_set_firmware(uint32_t ctx_id, const char *firmware_path)
+{
+	NEED(firmware_path && *firmware_path);
+	return refuse(ctx_id, __func__, "booting firmware (EFI)");
+}
+
+KRUN_EXPORT int32_t krun_set_tee_config_file(uint32_t ctx_id, const char *filepath)
+{
+	NEED(filepath && *filepath);
+	return refuse(ctx_id, __func__, "confidential computing (TEE)");
+}

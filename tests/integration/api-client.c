@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * krun-api-client: drives the public libkrun API from the command line, one
+ * option per call, so that the integration tests (api-tests.sh) can reach
+ * every function from a real client program:
+ *
+ *   krun-api-client [OPTIONS] ROOT COMMAND [ARGS...]
+ *
+ * File descriptor arguments (FD below): "-" is -1, "@N" is the inherited
+ * fd N, anything else a path, opened for reading (inputs) or created and
+ * truncated (outputs).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "libkrun.h"
+
+static uint32_t ctx;
+static int multiport = -1;
+
+static void die(const char *what, int err)
+{
+	fprintf(stderr, "krun-api-client: %s: %s (%d)\n", what, strerror(-err), err);
+	exit(99);
+}
+
+static void call(const char *what, int ret)
+{
+	if (ret < 0)
+		die(what, ret);
+}
+
+static int open_fd(const char *spec, bool output)
+{
+	int fd;
+
+	if (!strcmp(spec, "-"))
+		return -1;
+	if (spec[0] == '@')
+		return atoi(spec + 1);
+	fd = output ? open(spec, O_WRONLY | O_CREAT | O_TRUNC, 0644) : open(spec, O_RDONLY);
+	if (fd < 0)
+		die(spec, -errno);
+	return fd;
+}
+
+/* Splits "a:b:c" in place into at most n fields; returns how many. */
+static int split(char *s, char **fields, int n)
+{
+	int i = 0;
+
+	while (i < n) {
+		fields[i++] = s;
+		if (i == n)
+			break;
+		s = strchr(s, ':');
+		if (!s)
+			break;
+		*s++ = '\0';
+	}
+	return i;
+}
+
+static void need_fields(char *arg, char **f, int n, const char *opt)
+{
+	if (split(arg, f, n) != n) {
+		fprintf(stderr, "krun-api-client: %s needs %d ':'-separated fields\n", opt, n);
+		exit(2);
+	}
+}
+
+static const char *shutdown_trigger;
+
+/* Writes the shutdown eventfd once the trigger file exists (the guest made it). */
+static void *shutdown_when_triggered(void *arg)
+{
+	int efd = (int)(intptr_t)arg;
+	uint64_t one = 1;
+
+	while (access(shutdown_trigger, F_OK) != 0)
+		usleep(20000);
+	if (write(efd, &one, sizeof(one)) != sizeof(one))
+		perror("krun-api-client: shutdown eventfd");
+	return NULL;
+}
+
+static void request_shutdown_when(const char *path)
+{
+	int efd = krun_get_shutdown_eventfd(ctx);
+	pthread_t t;
+
+	call("krun_get_shutdown_eventfd", efd);
+	shutdown_trigger = path;
+	pthread_create(&t, NULL, shutdown_when_triggered, (void *)(intptr_t)efd);
+}
+
+static void overlay_file(char *arg, bool one_shot)
+{
+	char *f[3];
+
+	need_fields(arg, f, 3, "--overlay-file");
+	call("krun_fs_add_overlay_file",
+	     krun_fs_add_overlay_file(ctx, KRUN_FS_ROOT_TAG, f[0], (const uint8_t *)f[2],
+				      strlen(f[2]), (uint32_t)strtoul(f[1], NULL, 8), one_shot));
+}
+
+static void apply(int opt, char *arg)
+{
+	uint8_t mac[6] = {0x52, 0x54, 0, 0x12, 0x34, 0x56};
+	char *f[3];
+
+	switch (opt) {
+	case 'c':
+		call("krun_set_vm_config", krun_set_vm_config(ctx, (uint8_t)atoi(arg), 256));
+		break;
+	case 'C':
+		call("krun_disable_implicit_console", krun_disable_implicit_console(ctx));
+		break;
+	case 'v':
+		need_fields(arg, f, 3, "--virtio-console");
+		call("krun_add_virtio_console_default",
+		     krun_add_virtio_console_default(ctx, open_fd(f[0], false), open_fd(f[1], true),
+						     open_fd(f[2], true)));
+		break;
+	case 's':
+		need_fields(arg, f, 2, "--serial-console");
+		call("krun_add_serial_console_default",
+		     krun_add_serial_console_default(ctx, open_fd(f[0], false),
+						     open_fd(f[1], true)));
+		break;
+	case 'm':
+		multiport = krun_add_virtio_console_multiport(ctx);
+		call("krun_add_virtio_console_multiport", multiport);
+		break;
+	case 'p':
+		need_fields(arg, f, 3, "--port");
+		call("krun_add_console_port_inout",
+		     krun_add_console_port_inout(ctx, (uint32_t)multiport, f[0],
+						 open_fd(f[1], false), open_fd(f[2], true)));
+		break;
+	case 'k':
+		call("krun_set_kernel_console", krun_set_kernel_console(ctx, arg));
+		break;
+	case 'l':
+		call("krun_set_kernel", krun_set_kernel(ctx, NULL, 0, NULL, arg));
+		break;
+	case 'f':
+	case 'F':
+		overlay_file(arg, opt == 'F');
+		break;
+	case 'd':
+		need_fields(arg, f, 2, "--overlay-dir");
+		call("krun_fs_add_overlay_dir",
+		     krun_fs_add_overlay_dir(ctx, KRUN_FS_ROOT_TAG, f[0],
+					     (uint32_t)strtoul(f[1], NULL, 8)));
+		break;
+	case 'I':
+		call("krun_disable_implicit_init", krun_disable_implicit_init(ctx));
+		break;
+	case 'S':
+		request_shutdown_when(arg);
+		break;
+	case 'D':
+		call("krun_add_disk", krun_add_disk(ctx, "data", arg, false));
+		break;
+	case 'N':
+		call("krun_add_net_unixstream", krun_add_net_unixstream(ctx, arg, -1, mac, 0, 0));
+		break;
+	case 'V':
+		call("krun_add_vsock", krun_add_vsock(ctx, 0));
+		break;
+	default:
+		fprintf(stderr, "usage: krun-api-client [OPTIONS] ROOT COMMAND [ARGS...]\n");
+		exit(2);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+	    {"cpus", required_argument, NULL, 'c'},
+	    {"no-implicit-console", no_argument, NULL, 'C'},
+	    {"virtio-console", required_argument, NULL, 'v'}, /* IN:OUT:ERR */
+	    {"serial-console", required_argument, NULL, 's'}, /* IN:OUT */
+	    {"multiport", no_argument, NULL, 'm'},
+	    {"port", required_argument, NULL, 'p'}, /* NAME:IN:OUT on the last multiport */
+	    {"kernel-console", required_argument, NULL, 'k'},
+	    {"cmdline", required_argument, NULL, 'l'},
+	    {"overlay-file", required_argument, NULL, 'f'},	/* PATH:MODE:TEXT */
+	    {"overlay-one-shot", required_argument, NULL, 'F'}, /* PATH:MODE:TEXT */
+	    {"overlay-dir", required_argument, NULL, 'd'},	/* PATH:MODE */
+	    {"no-implicit-init", no_argument, NULL, 'I'},
+	    {"shutdown-when", required_argument, NULL, 'S'}, /* once this file exists */
+	    {"disk", required_argument, NULL, 'D'},
+	    {"net-unixstream", required_argument, NULL, 'N'},
+	    {"vsock", no_argument, NULL, 'V'},
+	    {0},
+	};
+	const char *const envp[] = {"PATH=/bin:/sbin:/usr/bin", NULL};
+	int opt, id;
+
+	id = krun_create_ctx();
+	call("krun_create_ctx", id);
+	ctx = (uint32_t)id;
+	/* Options apply in command-line order, like a program making the calls. */
+	while ((opt = getopt_long(argc, argv, "+", options, NULL)) != -1)
+		apply(opt, optarg);
+	if (argc - optind < 2)
+		apply('?', NULL);
+	call("krun_set_root", krun_set_root(ctx, argv[optind]));
+	call("krun_set_exec",
+	     krun_set_exec(ctx, argv[optind + 1], (const char *const *)argv + optind + 2, envp));
+	die("krun_start_enter", krun_start_enter(ctx));
+}
