@@ -38,7 +38,7 @@ TOOLS := $(B)/krun-boot $(B)/krun-chroot
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(wildcard tests/unit/test_*.c))
 GUEST_PROGS := $(B)/tests/guest/hello-init $(B)/tests/guest/krun-probe
 TEST_SCRIPTS := $(addprefix $(B)/tests/,guest-tests.sh chroot-tests.sh api-tests.sh testlib.sh \
-	manifest.sh) \
+	examples-tests.sh manifest.sh) \
 	$(B)/tests/init/init-tests.sh $(B)/tests/init/krun-config.sh
 INIT_TEST_CPIO := $(B)/tests/init/base.cpio
 TEST_INITRAMFS := $(B)/tests/guest/hello.cpio.gz
@@ -46,7 +46,7 @@ KERNEL_TEST_DIR := $(B)/tests/kernel
 KERNEL_TEST_FILES := $(addprefix $(KERNEL_TEST_DIR)/,vmlinux.gz bzImage.bz2 vmlinux.zst bzImage.zboot)
 
 .PHONY: all lib krunfw tools install check check-unit check-guest check-guest-here \
-	check-asan bench clean tests fuzz rootfs demo
+	check-asan bench clean tests fuzz rootfs demo examples
 .DELETE_ON_ERROR:
 
 all: lib krunfw tools
@@ -79,10 +79,12 @@ $(B)/$(SONAME): $(B)/$(LIBREAL)
 $(B)/libkrun.so: $(B)/$(SONAME)
 	ln -sfn $(SONAME) $@
 
+PC_SUBST = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCDIR@|$(INCDIR)|' \
+	-e 's|@VERSION@|$(VERSION)|'
+
 $(B)/libkrun.pc: libkrun.pc.in Makefile
 	@mkdir -p $(B)
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCDIR@|$(INCDIR)|' \
-		-e 's|@VERSION@|$(VERSION)|' $< > $@
+	$(PC_SUBST) $< > $@
 
 krunfw:
 	$(MAKE) -C krunfw BUILD=$(B)
@@ -100,7 +102,7 @@ install: all
 	ln -sfn $(SONAME) $(DESTDIR)$(LIBDIR)/libkrun.so
 	cp -P $(B)/libkrunfw.so* $(DESTDIR)$(LIBDIR)/
 	install -m 644 include/libkrun.h $(DESTDIR)$(INCDIR)/
-	install -m 644 $(B)/libkrun.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	$(PC_SUBST) libkrun.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/libkrun.pc
 	install -m 755 $(TOOLS) $(DESTDIR)$(BINDIR)/
 
 # ---------------------------------------------------------------------------
@@ -158,8 +160,15 @@ $(B)/bench/tslines: bench/tslines.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $<
 
-tests: all rootfs $(B)/bench/tslines $(UNIT_TESTS) $(GUEST_PROGS) $(API_CLIENT) $(TEST_INITRAMFS) $(TEST_SCRIPTS) \
+tests: all examples rootfs $(B)/bench/tslines $(UNIT_TESTS) $(GUEST_PROGS) $(API_CLIENT) $(TEST_INITRAMFS) $(TEST_SCRIPTS) \
 	$(INIT_TEST_CPIO) $(KERNEL_TEST_FILES)
+
+# The example clients, built against an installed copy with pkg-config, as
+# a user builds them; the guest tests run them.
+EXAMPLES_PREFIX := $(B)/examples-prefix
+examples: all
+	$(MAKE) --no-print-directory install PREFIX=$(EXAMPLES_PREFIX) DESTDIR=
+	PKG_CONFIG_PATH=$(EXAMPLES_PREFIX)/lib/pkgconfig $(MAKE) -C examples OUT=$(B)/examples
 
 check: tests
 	tests/run-all.sh $(B)
@@ -172,7 +181,7 @@ check-guest-here: tests
 	$(B)/tests/guest-tests.sh $(B)
 
 check-guest: tests
-	tests/guest-env.sh $(B) $(B)/tests/guest-tests.sh $(B)
+	tests/guest-env.sh sh $(B)/tests/guest-tests.sh $(B)
 
 check-asan:
 	$(MAKE) BUILD=$(BUILD)-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \

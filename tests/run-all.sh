@@ -32,7 +32,7 @@ out=$("$here/integration/host-tests.sh" "$build" 2>&1); echo "$out"; tally "$out
 
 section "guest-booting tests"
 # Streamed through tee: in the test host they take a while.
-out=$("$here/guest-env.sh" sh -c "for t in guest-tests chroot-tests api-tests init/init-tests; do sh '$build/tests/'\$t.sh '$build'; done" 2>&1 | tee /dev/stderr)
+out=$("$here/guest-env.sh" sh -c "for t in guest-tests chroot-tests api-tests examples-tests init/init-tests; do sh '$build/tests/'\$t.sh '$build'; done" 2>&1 | tee /dev/stderr)
 rc=$?
 tally "$out" guest
 [ $rc -ne 0 ] && [ "$failed" -eq 0 ] && { echo "run-all: guest tests exited $rc"; failed=$((failed + 1)); }
