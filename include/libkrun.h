@@ -20,7 +20,10 @@
  *  - Arrays of strings (argv, envp, rlimits...) end with a NULL pointer.
  *  - A feature that this build or this host cannot provide is refused with
  *    -ENOTSUP, either at once or from krun_start_enter(), together with a log
- *    line naming what is missing.
+ *    line naming what is missing. Devices that come in a later version (disks,
+ *    networking, vsock/TSI, GPU and displays, input, vhost-user) are checked
+ *    and recorded by their calls; krun_start_enter() then refuses the VM by
+ *    naming them, rather than start it without them.
  */
 #ifndef _LIBKRUN_H
 #define _LIBKRUN_H
@@ -320,7 +323,13 @@ int32_t krun_add_vhost_user_device(uint32_t ctx_id, uint32_t device_type, const 
 /* Resource limits for the workload, as "RESOURCE=CUR:MAX" strings (e.g. "RLIMIT_NOFILE=1024:4096"). */
 int32_t krun_set_rlimits(uint32_t ctx_id, const char *const rlimits[]);
 
-/* SMBIOS type 11 (OEM strings) table, NULL-terminated array. */
+/*
+ * Strings the guest finds in an SMBIOS type 11 (OEM Strings) structure, e.g.
+ * /sys/firmware/dmi/entries/11-0/raw on Linux. "oem_strings" ends with a
+ * NULL pointer; at most 255 strings, each 1 to 1024 bytes, 48 KiB in all.
+ * A new call replaces the earlier list; an empty list means no type 11.
+ * Returns 0, or -EINVAL (logged) for a NULL array or strings out of bounds.
+ */
 int32_t krun_set_smbios_oem_strings(uint32_t ctx_id, const char *const oem_strings[]);
 
 /* Working directory of the workload, inside the guest's root. */
@@ -397,7 +406,13 @@ int32_t krun_add_vsock(uint32_t ctx_id, uint32_t tsi_features);
 
 /*
  * An eventfd that, when written, asks the guest to shut down cleanly. Call it
- * before krun_start_enter(). Returns the fd or a negative errno.
+ * before krun_start_enter() (again: the same fd) and write it from another
+ * thread once the VM runs. The built-in init then sends SIGTERM to every
+ * guest process, SIGKILL to what is left 5 s later, and the process exits
+ * with the workload's status as usual (143 for a workload that SIGTERM
+ * ended). A guest without our init gets 10 s, then the VMM stops it and the
+ * process exits 143. Returns the fd (owned by the context) or a negative
+ * errno.
  */
 int32_t krun_get_shutdown_eventfd(uint32_t ctx_id);
 
@@ -407,10 +422,13 @@ int32_t krun_get_shutdown_eventfd(uint32_t ctx_id);
  */
 int32_t krun_set_console_output(uint32_t ctx_id, const char *c_filepath);
 
-/* uid the VMM switches to just before the guest starts. */
+/*
+ * uid the workload runs as inside the guest (the built-in init switches to
+ * it before exec; default 0). The VMM itself keeps its own ids.
+ */
 int32_t krun_setuid(uint32_t ctx_id, uid_t uid);
 
-/* gid the VMM switches to just before the guest starts. */
+/* gid the workload runs as inside the guest (see krun_setuid()). */
 int32_t krun_setgid(uint32_t ctx_id, gid_t gid);
 
 /* Ask for nested virtualization in the guest (checked when the VM starts). */
@@ -437,13 +455,29 @@ int32_t krun_has_feature(uint64_t feature);
 /* Highest vCPU count the hypervisor allows, or a negative errno. */
 int32_t krun_get_max_vcpus(void);
 
-/* Keep only the local APICs in KVM and emulate the IOAPIC/PIC in the VMM. */
+/*
+ * Keep only the local APICs in KVM and emulate the IOAPIC/PIC in the VMM.
+ * This build has no IOAPIC/PIC of its own: the choice is recorded, and
+ * krun_start_enter() refuses "true" with -ENOTSUP.
+ */
 int32_t krun_split_irqchip(uint32_t ctx_id, bool enable);
 
-/* Create no console device implicitly; add the ones you want yourself. */
+/*
+ * Create no console device implicitly; add the ones you want yourself. The
+ * implicit console is a virtio-console on stdin/stdout/stderr for a VM with
+ * a root directory, and the serial port COM1 on stdin/stdout for a plain
+ * kernel + initramfs. Without it, console= names the first console added
+ * (krun_set_kernel_console() overrides), and COM1 exists but is unwired
+ * unless a serial console is added.
+ */
 int32_t krun_disable_implicit_console(uint32_t ctx_id);
 
-/* Do not expose the built-in init as /init.krun in the root filesystem. */
+/*
+ * Do not expose the built-in init as /init.krun in the root filesystem: the
+ * kernel then runs the root's own init (or init= from the command line).
+ * Such an init finds no /dev mounted and cannot report an exit status: the
+ * process exits 1 when the guest stops.
+ */
 int32_t krun_disable_implicit_init(uint32_t ctx_id);
 
 /*
@@ -453,10 +487,15 @@ int32_t krun_disable_implicit_init(uint32_t ctx_id);
 int32_t krun_get_default_init(const uint8_t **data_out, size_t *len_out);
 
 /*
- * Add a file that exists only in memory to the virtio-fs device "fs_tag", at
- * "path" (intermediate directories must have been added with
- * krun_fs_add_overlay_dir()). The data is NOT copied and must stay valid
- * while the VM runs. one_shot: the file can be looked up only once.
+ * Add a file that exists only in memory to the virtio-fs device "fs_tag"
+ * (KRUN_FS_ROOT_TAG for the root), at "path", relative to the share's root
+ * (a leading '/' is allowed; no "." or ".." components). Intermediate
+ * directories must have been added with krun_fs_add_overlay_dir(). The data
+ * is NOT copied and must stay valid while the VM runs. mode: permission bits
+ * (S_IFREG may be included). The file is read-only and hides a host file of
+ * the same name. one_shot: the file can be looked up only once; the guest
+ * does not cache it. At most 64 overlay entries; a tag that names no share
+ * makes krun_start_enter() fail with -ENOENT.
  */
 int32_t krun_fs_add_overlay_file(uint32_t ctx_id, const char *fs_tag, const char *path,
 				 const uint8_t *data, size_t data_len, uint32_t mode,
@@ -473,34 +512,52 @@ int32_t krun_disable_implicit_vsock(uint32_t ctx_id);
 int32_t krun_set_kernel_console(uint32_t ctx_id, const char *console_id);
 
 /*
- * Add a virtio-console device wired to these fds. When they are terminals the
- * device has one console port; each non-terminal fd gets a named port
- * ("krun-stdin", "krun-stdout", "krun-stderr") that init connects to the
- * workload.
+ * Add a virtio-console device wired to these fds (-1: none). It has a
+ * console port (hvc) on the terminals among them; each non-terminal fd gets
+ * a named port ("krun-stdin", "krun-stdout", "krun-stderr") that init
+ * connects to the workload, unless an earlier console made that port.
+ * Returns the console id (>= 0).
  */
 int32_t krun_add_virtio_console_default(uint32_t ctx_id, int input_fd, int output_fd, int err_fd);
 
-/* Add a legacy 8250 serial port (ttyS0, ttyS1...) wired to these fds. */
+/*
+ * Add a 16550A serial port wired to these fds (-1: none). Ports are COM1
+ * (ttyS0, IRQ 4) and COM2 (ttyS1, IRQ 3); COM1 belongs to the implicit
+ * console unless it was disabled. Returns the console id, -ENOSPC when no
+ * port is left. Input must be pollable (a tty, pipe or socket).
+ */
 int32_t krun_add_serial_console_default(uint32_t ctx_id, int input_fd, int output_fd);
 
 /*
  * Add an empty multi-port virtio-console device; fill it with
- * krun_add_console_port_tty()/krun_add_console_port_inout(). Returns the
- * console id (>= 0).
+ * krun_add_console_port_tty()/krun_add_console_port_inout() (up to 16
+ * ports). Returns the console id (>= 0); at most 4 consoles in all. The
+ * guest finds each port by name in /sys/class/virtio-ports/vportNpM/name,
+ * its device as /dev/vportNpM.
  */
 int32_t krun_add_virtio_console_multiport(uint32_t ctx_id);
 
-/* Add a terminal port (input, output and window size from tty_fd). */
+/*
+ * Add a terminal port: a console port of the guest (hvc0, hvc1...), in raw
+ * mode for the VM's lifetime, with window-size changes passed on. tty_fd must
+ * be a terminal (-ENOTTY otherwise). Names are unique, at most 31 bytes.
+ */
 int32_t krun_add_console_port_tty(uint32_t ctx_id, uint32_t console_id, const char *name,
 				  int tty_fd);
 
-/* Add a plain data port: the guest reads input_fd and writes output_fd. */
+/*
+ * Add a plain data port: the guest reads what arrives on input_fd and its
+ * writes go to output_fd (either may be -1). When input_fd reaches its end on
+ * a port without output_fd, the guest reads end-of-file.
+ */
 int32_t krun_add_console_port_inout(uint32_t ctx_id, uint32_t console_id, const char *name,
 				    int input_fd, int output_fd);
 
 /*
  * Boot through the virtio-fs root as usual, then have init switch to the
  * filesystem on block device "device" (fstype and options may be NULL).
+ * Needs virtio-blk, which this build does not have: the setting is recorded
+ * and krun_start_enter() refuses it with -ENOTSUP.
  */
 int32_t krun_set_root_disk_remount(uint32_t ctx_id, const char *device, const char *fstype,
 				   const char *options);

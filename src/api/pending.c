@@ -152,7 +152,13 @@ static int set_port_map(struct vm_config *cfg, const char *const port_map[])
 
 KRUN_EXPORT int32_t krun_set_port_map(uint32_t ctx_id, const char *const port_map[])
 {
-	NEED(port_map);
+	static const char *const all_ports[] = {"*", NULL};
+
+	/* NULL: every port the guest listens on, recorded as "*". */
+	if (!port_map)
+		return WITH_CONFIG(ctx_id, cfg,
+				   (config_free_string_array(cfg->pending.port_map),
+				    config_dup_string_array(&cfg->pending.port_map, all_ports)));
 	return WITH_CONFIG(ctx_id, cfg, set_port_map(cfg, port_map));
 }
 
@@ -209,10 +215,20 @@ KRUN_EXPORT int32_t krun_set_gpu_options2(uint32_t ctx_id, uint32_t virgl_flags,
 	return COUNT(ctx_id, gpu);
 }
 
+static int add_display(struct vm_config *cfg)
+{
+	if (cfg->pending.displays == KRUN_MAX_DISPLAYS) {
+		pr_err("krun_add_display: at most %d displays", KRUN_MAX_DISPLAYS);
+		return -ENOSPC;
+	}
+	return (int)cfg->pending.displays++;
+}
+
+/* Returns the display id. */
 KRUN_EXPORT int32_t krun_add_display(uint32_t ctx_id, uint32_t width, uint32_t height)
 {
 	NEED(width && height && width <= 16384 && height <= 16384);
-	return COUNT(ctx_id, displays);
+	return WITH_CONFIG(ctx_id, cfg, add_display(cfg));
 }
 
 /* The display_id must name a display added earlier. */

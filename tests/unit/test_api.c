@@ -137,17 +137,20 @@ static void test_bad_arguments(void)
 	CHECK_EQ(krun_has_feature(KRUN_FEATURE_NET), 0);
 
 	/* Consoles and overlays. */
+	int null_fd = open("/dev/null", O_RDWR);
+
+	CHECK(null_fd >= 0);
 	CHECK_EQ(krun_add_console_port_inout(c, 0, "p", -1, -1), -EINVAL); /* no console 0 */
 	CHECK_EQ(krun_add_serial_console_default(c, -1, 1), 0);
 	CHECK_EQ(krun_add_serial_console_default(c, -1, 1), -ENOSPC); /* COM1 is implicit */
 	CHECK_EQ(krun_add_virtio_console_default(c, 0, 1, 12345), -EBADF);
 	CHECK_EQ(krun_add_virtio_console_multiport(c), 1);
 	CHECK_EQ(krun_add_console_port_inout(c, 0, "p", -1, -1), -EINVAL); /* 0 is serial */
-	CHECK_EQ(krun_add_console_port_inout(c, 1, "p", 0, 1), 0);
-	CHECK_EQ(krun_add_console_port_inout(c, 1, "p", 0, 1), -EINVAL); /* name taken */
+	CHECK_EQ(krun_add_console_port_inout(c, 1, "p", null_fd, null_fd), 0);
+	CHECK_EQ(krun_add_console_port_inout(c, 1, "p", null_fd, -1), -EINVAL); /* name taken */
 	CHECK_EQ(krun_add_console_port_inout(c, 1, "a-name-longer-than-31-bytes-....", 0, 1),
 		 -EINVAL);
-	CHECK_EQ(krun_add_console_port_tty(c, 1, "t", open("/dev/null", O_RDONLY)), -ENOTTY);
+	CHECK_EQ(krun_add_console_port_tty(c, 1, "t", null_fd), -ENOTTY);
 	CHECK_EQ(krun_fs_add_overlay_dir(c, KRUN_FS_ROOT_TAG, "../up", 0755), -EINVAL);
 	CHECK_EQ(krun_fs_add_overlay_dir(c, KRUN_FS_ROOT_TAG, "a//b", 0755), -EINVAL);
 	CHECK_EQ(krun_fs_add_overlay_dir(c, KRUN_FS_ROOT_TAG, "", 0755), -EINVAL);
