@@ -2,8 +2,9 @@
 /*
  * Library log: one line per message, "[krun LEVEL] text", to stderr or the
  * fd given to krun_init_log(). The KRUN_LOG_LEVEL environment variable
- * (a number 0-5 or off/error/warn/info/debug/trace) overrides the level
- * unless the caller passed KRUN_LOG_OPTION_NO_ENV.
+ * (a number 0-5 or off/error/warn/info/debug/trace), or else RUST_LOG as
+ * upstream reads it, overrides the level unless the caller passed
+ * KRUN_LOG_OPTION_NO_ENV.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -44,12 +45,41 @@ static int parse_level(const char *s, uint32_t *level)
 	return -EINVAL;
 }
 
+/*
+ * RUST_LOG, as upstream libkrun reads it: comma-separated "LEVEL" or
+ * "TARGET=LEVEL" entries; a bare level, or one for a target that starts
+ * with "krun" or "libkrun", applies. Other entries are someone else's.
+ */
+static int parse_rust_log(const char *env, uint32_t *level)
+{
+	char buf[256], *save, *entry;
+	int found = -ENOENT;
+
+	snprintf(buf, sizeof(buf), "%s", env);
+	for (entry = strtok_r(buf, ",", &save); entry; entry = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(entry, '=');
+
+		if (eq && strncmp(entry, "krun", 4) && strncmp(entry, "libkrun", 7))
+			continue;
+		if (parse_level(eq ? eq + 1 : entry, level) == 0)
+			found = 0;
+	}
+	return found;
+}
+
+/* KRUN_LOG_LEVEL first, then RUST_LOG. */
 static void apply_env_level(void)
 {
 	const char *env = getenv("KRUN_LOG_LEVEL");
 
-	if (env && parse_level(env, &log_state.level) < 0)
-		fprintf(stderr, "[krun warn] ignoring KRUN_LOG_LEVEL=%s\n", env);
+	if (env) {
+		if (parse_level(env, &log_state.level) < 0)
+			fprintf(stderr, "[krun warn] ignoring KRUN_LOG_LEVEL=%s\n", env);
+		return;
+	}
+	env = getenv("RUST_LOG");
+	if (env)
+		parse_rust_log(env, &log_state.level);
 }
 
 /* First use without krun_init_log(): defaults plus the environment. */
