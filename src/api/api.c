@@ -220,6 +220,11 @@ static int check_supported(const struct vm_config *cfg)
 		       "VMM); call krun_split_irqchip(ctx, false)");
 		return -ENOTSUP;
 	}
+	if (cfg->nested_virt && kvm_nested_supported() != 1) {
+		pr_err("krun_start_enter: nested virtualization was asked for, but this host's KVM "
+		       "does not offer it (krun_check_nested_virt() says no)");
+		return -ENOTSUP;
+	}
 	if (vm_config_pending_devices(cfg, pending, sizeof(pending)) > 0) {
 		pr_err("krun_start_enter: this build cannot run the configured %s yet", pending);
 		return -ENOTSUP;

@@ -176,6 +176,11 @@ static void apply(int opt, char *arg)
 	case 'V':
 		call("krun_add_vsock", krun_add_vsock(ctx, 0));
 		break;
+	case 'n':
+		printf("krun_check_nested_virt: %d\n", krun_check_nested_virt());
+		fflush(stdout);
+		call("krun_set_nested_virt", krun_set_nested_virt(ctx, true));
+		break;
 	default:
 		fprintf(stderr, "usage: krun-api-client [OPTIONS] ROOT COMMAND [ARGS...]\n");
 		exit(2);
@@ -201,6 +206,7 @@ int main(int argc, char **argv)
 	    {"disk", required_argument, NULL, 'D'},
 	    {"net-unixstream", required_argument, NULL, 'N'},
 	    {"vsock", no_argument, NULL, 'V'},
+	    {"nested-virt", no_argument, NULL, 'n'}, /* prints krun_check_nested_virt() */
 	    {0},
 	};
 	const char *const envp[] = {"PATH=/bin:/sbin:/usr/bin", NULL};

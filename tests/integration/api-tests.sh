@@ -86,6 +86,21 @@ check "shutdown eventfd without our init: the VMM stops the VM itself (143)" \
 	sh -c "[ $status -eq 143 ] && grep -q 'did not stop within' '$work/err'"
 rm -f "$root/up"
 
+# --- nested virtualization: what krun_check_nested_virt() says is what the guest gets
+api --nested-virt "$root" /bin/sh -c 'grep -qwE "svm|vmx" /proc/cpuinfo && echo guest-has-hw-virt'
+nested=$(head -1 "$work/out")
+echo "     $nested"
+if [ "$nested" = "krun_check_nested_virt: 1" ]; then
+	check "nested virtualization on: the guest sees SVM/VMX" \
+		sh -c "[ $status -eq 0 ] && grep -qx guest-has-hw-virt '$work/out'"
+else
+	check "nested virtualization unavailable: krun_start_enter refuses it" \
+		sh -c "[ $status -eq 99 ] && grep -q 'does not offer it' '$work/err'"
+fi
+api "$root" /bin/sh -c 'grep -qwE "svm|vmx" /proc/cpuinfo || echo no-hw-virt'
+check "nested virtualization off (default): no SVM/VMX in the guest" \
+	sh -c "[ $status -eq 0 ] && grep -qx no-hw-virt '$work/out'"
+
 # --- devices of later versions: recorded, refused at start by name
 api --disk /dev/null --vsock "$root" /bin/true
 check "a disk and vsock: krun_start_enter fails with -ENOTSUP naming them" \
