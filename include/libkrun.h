@@ -538,8 +538,10 @@ int32_t krun_add_serial_console_default(uint32_t ctx_id, int input_fd, int outpu
 int32_t krun_add_virtio_console_multiport(uint32_t ctx_id);
 
 /*
- * Add a terminal port: a console port of the guest (hvc0, hvc1...), in raw
- * mode for the VM's lifetime, with window-size changes passed on. tty_fd must
+ * Add a terminal port: a console (hvcN) of the guest, fed from tty_fd, which
+ * is in raw mode for the VM's lifetime. The guest's terminal gets tty_fd's
+ * window size, and its changes when tty_fd is the process's stdin (SIGWINCH).
+ * Which hvcN depends on the order the guest sets up the consoles. tty_fd must
  * be a terminal (-ENOTTY otherwise). Names are unique, at most 31 bytes.
  */
 int32_t krun_add_console_port_tty(uint32_t ctx_id, uint32_t console_id, const char *name,

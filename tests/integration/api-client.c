@@ -18,9 +18,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "libkrun.h"
+
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
 
 static uint32_t ctx;
 static int multiport = -1;
@@ -101,6 +104,54 @@ static void request_shutdown_when(const char *path)
 	pthread_create(&t, NULL, shutdown_when_triggered, (void *)(intptr_t)efd);
 }
 
+/*
+ * A terminal port on a new pty. A child process plays the user at the
+ * other end: it types "text" once the guest has written "ready", and copies
+ * everything the guest writes to outfile until the VM is gone.
+ */
+static void relay_pty(int master, const char *outfile, const char *text)
+{
+	char buf[4096], seen[8192] = "";
+	int out = open(outfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	bool typed = false;
+	ssize_t n;
+
+	while ((n = read(master, buf, sizeof(buf))) > 0) {
+		if (write(out, buf, (size_t)n) != n)
+			break;
+		strncat(seen, buf, MIN((size_t)n, sizeof(seen) - strlen(seen) - 1));
+		if (!typed && strstr(seen, "ready")) {
+			typed = true;
+			if (write(master, text, strlen(text)) < 0 || write(master, "\n", 1) < 0)
+				break;
+		}
+	}
+	close(out);
+}
+
+static void port_tty(char *arg)
+{
+	struct winsize ws = {.ws_row = 33, .ws_col = 101};
+	int master, slave;
+	char *f[3];
+
+	need_fields(arg, f, 3, "--port-tty");
+	master = posix_openpt(O_RDWR | O_NOCTTY);
+	if (master < 0 || grantpt(master) || unlockpt(master))
+		die("posix_openpt", -errno);
+	slave = open(ptsname(master), O_RDWR | O_NOCTTY);
+	if (slave < 0 || ioctl(master, TIOCSWINSZ, &ws) < 0)
+		die("pty", -errno);
+	if (fork() == 0) {
+		close(slave);
+		relay_pty(master, f[1], f[2]);
+		_exit(0);
+	}
+	close(master);
+	call("krun_add_console_port_tty",
+	     krun_add_console_port_tty(ctx, (uint32_t)multiport, f[0], slave));
+}
+
 static void overlay_file(char *arg, bool one_shot)
 {
 	char *f[3];
@@ -144,6 +195,9 @@ static void apply(int opt, char *arg)
 		call("krun_add_console_port_inout",
 		     krun_add_console_port_inout(ctx, (uint32_t)multiport, f[0],
 						 open_fd(f[1], false), open_fd(f[2], true)));
+		break;
+	case 't':
+		port_tty(arg);
 		break;
 	case 'k':
 		call("krun_set_kernel_console", krun_set_kernel_console(ctx, arg));
@@ -195,7 +249,8 @@ int main(int argc, char **argv)
 	    {"virtio-console", required_argument, NULL, 'v'}, /* IN:OUT:ERR */
 	    {"serial-console", required_argument, NULL, 's'}, /* IN:OUT */
 	    {"multiport", no_argument, NULL, 'm'},
-	    {"port", required_argument, NULL, 'p'}, /* NAME:IN:OUT on the last multiport */
+	    {"port", required_argument, NULL, 'p'},	/* NAME:IN:OUT on the last multiport */
+	    {"port-tty", required_argument, NULL, 't'}, /* NAME:OUTFILE:TEXT, a pty */
 	    {"kernel-console", required_argument, NULL, 'k'},
 	    {"cmdline", required_argument, NULL, 'l'},
 	    {"overlay-file", required_argument, NULL, 'f'},	/* PATH:MODE:TEXT */

@@ -30,7 +30,16 @@ api --multiport --port "alpha:$work/a.in:$work/a.out" --port "beta:-:$work/b.out
 check "multi-port console: named ports in /sys/class/virtio-ports, data both ways" \
 	sh -c "[ $status -eq 0 ] && grep -q 'alpha=/dev/vport[0-9]p[0-9] beta=/dev/vport' '$work/out' && [ \"\$(cat '$work/a.out')\" = PING ] && [ \"\$(cat '$work/b.out')\" = to-beta ]"
 
-# The line is typed once the guest's shell waits for it (it said "ready").
+# A terminal port is an hvc console of the guest; which hvcN depends on the
+# order the guest sets the devices up: it is the one with the pty's size.
+api --multiport --port-tty "term:$work/t.out:typed at the terminal" "$root" /bin/sh -c \
+	'for t in /dev/hvc[0-9]; do [ "$(stty size <$t 2>/dev/null)" = "33 101" ] && tty=$t; done; echo "tty=$tty"
+	exec 3<>$tty; echo ready >&3; read -r line <&3; echo "got: $line" >&3'
+for i in 1 2 3 4 5; do grep -q "got:" "$work/t.out" && break; sleep 1; done
+check "terminal port (a pty): an hvc console with the pty's size (33x101), both ways" \
+	sh -c "[ $status -eq 0 ] && tr -d '\r' <'$work/t.out' | grep -qx 'got: typed at the terminal' && grep -q 'tty=/dev/hvc' '$work/out'"
+
+# The serial line is typed once the guest's shell said "ready".
 mkfifo "$work/s.fifo"
 : >"$work/s.out"
 (exec >"$work/s.fifo"; while ! grep -q ready "$work/s.out"; do sleep 1; done

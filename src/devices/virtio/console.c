@@ -108,15 +108,23 @@ static struct virtio_queue *queue(struct virtio_console *con, unsigned int index
 
 /* ---- host terminal ------------------------------------------------------ */
 
-static struct termios saved_termios;
-static volatile sig_atomic_t termios_saved;
+/* Terminals put in raw mode, with their settings to restore. */
+#define MAX_RAW_TERMINALS 8
 
+static struct {
+	int fd;
+	struct termios saved;
+} raw_terminals[MAX_RAW_TERMINALS];
+static volatile sig_atomic_t nraw_terminals;
+static volatile sig_atomic_t termios_saved; /* stdin is one of them */
+
+/* Signal-safe: tcsetattr() is, and the array only grows before the VM runs. */
 void console_restore_terminal(void)
 {
-	if (termios_saved) {
-		tcsetattr(STDIN_FILENO, TCSANOW, &saved_termios);
-		termios_saved = 0;
-	}
+	for (sig_atomic_t i = 0; i < nraw_terminals; i++)
+		tcsetattr(raw_terminals[i].fd, TCSANOW, &raw_terminals[i].saved);
+	nraw_terminals = 0;
+	termios_saved = 0;
 }
 
 static void restore_and_die(int sig)
@@ -126,22 +134,36 @@ static void restore_and_die(int sig)
 	raise(sig);
 }
 
+static bool terminal_is_raw(int fd)
+{
+	for (sig_atomic_t i = 0; i < nraw_terminals; i++)
+		if (raw_terminals[i].fd == fd)
+			return true;
+	return false;
+}
+
 /* Raw mode for the VM's lifetime: the guest's tty does the line editing. */
 static void make_terminal_raw(int fd)
 {
-	struct termios raw;
 	static const int fatal[] = {SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGABRT};
+	int n = nraw_terminals;
+	struct termios raw;
 
-	if (fd != STDIN_FILENO || termios_saved || tcgetattr(fd, &saved_termios) < 0)
+	if (n == MAX_RAW_TERMINALS || terminal_is_raw(fd) ||
+	    tcgetattr(fd, &raw_terminals[n].saved) < 0)
 		return;
-	raw = saved_termios;
+	raw = raw_terminals[n].saved;
 	cfmakeraw(&raw);
 	if (tcsetattr(fd, TCSANOW, &raw) < 0)
 		return;
-	termios_saved = 1;
-	atexit(console_restore_terminal);
-	for (size_t i = 0; i < ARRAY_SIZE(fatal); i++)
-		signal(fatal[i], restore_and_die);
+	raw_terminals[n].fd = fd;
+	nraw_terminals = n + 1;
+	termios_saved |= fd == STDIN_FILENO;
+	if (n == 0) {
+		atexit(console_restore_terminal);
+		for (size_t i = 0; i < ARRAY_SIZE(fatal); i++)
+			signal(fatal[i], restore_and_die);
+	}
 }
 
 /* ---- control messages --------------------------------------------------- */
@@ -189,8 +211,9 @@ static void send_resize(struct virtio_console *con, struct console_port *port)
 
 	if (port->in_fd < 0 || ioctl(port->in_fd, TIOCGWINSZ, &ws) < 0)
 		return;
-	size[0] = ws.ws_row;
-	size[1] = ws.ws_col;
+	/* struct virtio_console_resize: columns first. */
+	size[0] = ws.ws_col;
+	size[1] = ws.ws_row;
 	send_control(con, port->id, RESIZE, 0, size, sizeof(size));
 }
 
@@ -546,7 +569,8 @@ int virtio_console_realize(struct virtio_console *con)
 
 	dev->ops = &console_ops;
 	dev->priv = con;
-	dev->features = VIRTIO_CONSOLE_F_MULTIPORT | VIRTIO_F_INDIRECT_DESC;
+	/* F_SIZE: without it the guest keeps RESIZE sizes and never applies them. */
+	dev->features = VIRTIO_CONSOLE_F_SIZE | VIRTIO_CONSOLE_F_MULTIPORT | VIRTIO_F_INDIRECT_DESC;
 	dev->config_size = sizeof(con->config);
 	dev->nqueues = 2 * (con->nports + 1);
 	dev->queue_max = 256;
