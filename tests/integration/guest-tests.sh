@@ -6,97 +6,77 @@
 build=$1
 boot="$build/krun-boot"
 initrd="$build/tests/guest/hello.cpio.gz"
-tmp=$(mktemp -d)
-passed=0
-failed=0
-TIMEOUT=${GUEST_TEST_TIMEOUT:-300}
-
-now_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }
-ok() { passed=$((passed + 1)); echo "ok   - $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL - $1"; }
+work=$(mktemp -d)
+. "$(dirname "$0")/testlib.sh"
 
 # run NAME ARGS...: krun-boot with a time limit; sets $status, $out, $err.
 run() {
 	name=$1
 	shift
-	start=$(now_ms)
-	timeout "$TIMEOUT" "$boot" "$@" >"$tmp/out" 2>"$tmp/err"
-	status=$?
-	end=$(now_ms)
-	out=$(cat "$tmp/out")
-	err=$(cat "$tmp/err")
-	echo "     $name: exit $status in $((end - start)) ms"
-}
-
-expect() { # expect DESCRIPTION CONDITION...
-	desc=$1
-	shift
-	if "$@"; then ok "$desc"; else
-		fail "$desc"
-		echo "     stdout: $(head -c 2000 "$tmp/out")"
-		echo "     stderr: $(head -c 2000 "$tmp/err")"
-	fi
+	run_timed "$name:" "$boot" "$@"
+	out=$(cat "$work/out")
+	err=$(cat "$work/err")
 }
 
 has() { case "$1" in *"$2"*) return 0 ;; esac; return 1; }
 
 run "bundled kernel" "$initrd"
-expect "bundled kernel: the guest's line reaches stdout" has "$out" "hello from the guest"
-expect "bundled kernel: exit status 7 from the guest" [ "$status" -eq 7 ]
-expect "bundled kernel: one vCPU" has "$out" "cpus=1"
+check "bundled kernel: the guest's line reaches stdout" has "$out" "hello from the guest"
+check "bundled kernel: exit status 7 from the guest" [ "$status" -eq 7 ]
+check "bundled kernel: one vCPU" has "$out" "cpus=1"
 
 run "status 0" --append krun_test_status=0 "$initrd"
-expect "exit status 0 propagates" [ "$status" -eq 0 ]
+check "exit status 0 propagates" [ "$status" -eq 0 ]
 run "status 255" --append krun_test_status=255 "$initrd"
-expect "exit status 255 propagates" [ "$status" -eq 255 ]
+check "exit status 255 propagates" [ "$status" -eq 255 ]
 
 run "ELF vmlinux" --kernel "$build/krunfw/vmlinux" --kernel-format elf "$initrd"
-expect "ELF vmlinux from a file boots: line and status 7" \
-	sh -c "[ $status -eq 7 ] && grep -q 'hello from the guest' '$tmp/out'"
+check "ELF vmlinux from a file boots: line and status 7" \
+	sh -c "[ $status -eq 7 ] && grep -q 'hello from the guest' '$work/out'"
 
 run "bzImage" --kernel "$build/krunfw/bzImage" --kernel-format bzimage "$initrd"
-expect "bzImage boots: line and status 7" \
-	sh -c "[ $status -eq 7 ] && grep -q 'hello from the guest' '$tmp/out'"
+check "bzImage boots: line and status 7" \
+	sh -c "[ $status -eq 7 ] && grep -q 'hello from the guest' '$work/out'"
 
 # Compressed kernel files (made by the Makefile into $build/tests/kernel):
 # decompressed by the library, then recognised as a vmlinux or a bzImage.
 boot_compressed() { # FORMAT FILE
 	run "$1 ($2)" --kernel "$build/tests/kernel/$2" --kernel-format "$1" "$initrd"
-	expect "$1 ($2) boots: line and status 7" \
-		sh -c "[ $status -eq 7 ] && grep -q 'hello from the guest' '$tmp/out'"
+	check "$1 ($2) boots: line and status 7" \
+		sh -c "[ $status -eq 7 ] && grep -q 'hello from the guest' '$work/out'"
 }
 boot_compressed image-gz vmlinux.gz
 boot_compressed image-bz2 bzImage.bz2
 boot_compressed image-zstd vmlinux.zst
 boot_compressed pe-gz bzImage.zboot
 
-head -c 200000 "$build/tests/kernel/vmlinux.gz" >"$tmp/cut.gz"
-run "truncated gzip kernel" --kernel "$tmp/cut.gz" --kernel-format image-gz "$initrd"
-expect "a truncated compressed kernel is refused before boot, saying so" \
-	sh -c "[ $status -ne 0 ] && grep -q 'truncated' '$tmp/err' && ! grep -q hello '$tmp/out'"
+head -c 200000 "$build/tests/kernel/vmlinux.gz" >"$work/cut.gz"
+run "truncated gzip kernel" --kernel "$work/cut.gz" --kernel-format image-gz "$initrd"
+check "a truncated compressed kernel is refused before boot, saying so" \
+	sh -c "[ $status -ne 0 ] && grep -q 'truncated' '$work/err' && ! grep -q hello '$work/out'"
 run "zstd kernel as gzip" --kernel "$build/tests/kernel/vmlinux.zst" --kernel-format image-gz "$initrd"
-expect "a kernel in another compression than announced is refused" \
-	sh -c "[ $status -ne 0 ] && grep -q 'gzip' '$tmp/err' && ! grep -q hello '$tmp/out'"
+check "a kernel in another compression than announced is refused" \
+	sh -c "[ $status -ne 0 ] && grep -q 'gzip' '$work/err' && ! grep -q hello '$work/out'"
 
 run "2 vCPUs" --cpus 2 "$initrd"
-expect "2 vCPUs: the guest sees 2 CPUs (MP table)" has "$out" "cpus=2"
-expect "2 vCPUs: status 7" [ "$status" -eq 7 ]
+check "2 vCPUs: the guest sees 2 CPUs (MP table)" has "$out" "cpus=2"
+check "2 vCPUs: status 7" [ "$status" -eq 7 ]
 
 run "4 vCPUs, 1 GiB" --cpus 4 --memory 1024 "$initrd"
-expect "4 vCPUs: the guest sees 4 CPUs" has "$out" "cpus=4"
+check "4 vCPUs: the guest sees 4 CPUs" has "$out" "cpus=4"
 
 run "guest panics" --append krun_test_mode=panic "$initrd"
-expect "a guest that dies without a status: exit 1 and a warning" \
-	sh -c "[ $status -eq 1 ] && grep -q 'without reporting an exit status' '$tmp/err'"
+check "a guest that dies without a status: exit 1 and a warning" \
+	sh -c "[ $status -eq 1 ] && grep -q 'without reporting an exit status' '$work/err'"
 
-run "console to file" --console-output "$tmp/console.txt" "$initrd"
-expect "console output goes to the file, not stdout" \
-	sh -c "grep -q 'hello from the guest' '$tmp/console.txt' && ! grep -q hello '$tmp/out'"
+run "console to file" --console-output "$work/console.txt" "$initrd"
+check "console output goes to the file, not stdout" \
+	sh -c "grep -q 'hello from the guest' '$work/console.txt' && ! grep -q hello '$work/out'"
 
 run "bad kernel" --kernel "$initrd" --kernel-format elf "$initrd"
-expect "a kernel that is not ELF is refused before boot" \
-	sh -c "[ $status -ne 0 ] && grep -q 'not a valid' '$tmp/err'"
+check "a kernel that is not ELF is refused before boot" \
+	sh -c "[ $status -ne 0 ] && grep -q 'not a valid' '$work/err'"
 
-rm -rf "$tmp"
+rm -rf "$work"
 echo "guest: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
