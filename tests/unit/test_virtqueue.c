@@ -6,7 +6,7 @@
 #include "test.h"
 #include "vmm/util.h"
 
-#define QSIZE     8
+#define QSIZE	  8
 #define DESC_GPA  0x10000
 #define AVAIL_GPA 0x11000
 #define USED_GPA  0x12000
@@ -31,16 +31,22 @@ static uint16_t *used(void)
 	return guest_ptr(&mem, USED_GPA, 6 + 8 * QSIZE);
 }
 
-static void setup(void)
+static void setup_with(bool event_idx)
 {
 	memset(mem.regions[0].hva, 0, 1 * MiB);
 	virtq_reset(&vq);
+	vq.event_idx = event_idx;
 	vq.size = QSIZE;
 	vq.desc_addr = DESC_GPA;
 	vq.avail_addr = AVAIL_GPA;
 	vq.used_addr = USED_GPA;
 	CHECK(virtq_activate(&vq, &mem));
 	vq.ready = true;
+}
+
+static void setup(void)
+{
+	setup_with(false);
 }
 
 static void make_available(uint16_t head)
@@ -83,13 +89,46 @@ static void test_simple_chain(void)
 	CHECK(!virtq_needs_notify(&vq));
 }
 
+/*
+ * VIRTIO_F_EVENT_IDX: whenever the device finds the ring empty it asks for a
+ * kick at the next entry (avail_event), and only interrupts the driver when
+ * the used index passes used_event.
+ */
+static void test_event_idx(void)
+{
+	uint16_t *avail_event = &used()[2 + 4 * QSIZE], *used_event = &avail()[2 + QSIZE];
+
+	setup_with(true);
+	*avail_event = 0xdead;
+	CHECK(!virtq_has_avail(&vq));
+	CHECK_EQ(*avail_event, 0);
+	set_desc(0, DATA_GPA, 10, VIRTQ_DESC_F_WRITE, 0);
+	for (int i = 0; i < 3; i++)
+		make_available(0);
+	CHECK_EQ(virtq_pop(&vq, &chain), 1);
+	CHECK_EQ(*avail_event, 0); /* not empty yet: no new wish */
+	CHECK_EQ(virtq_pop(&vq, &chain), 1);
+	CHECK_EQ(virtq_pop(&vq, &chain), 1);
+	CHECK_EQ(virtq_pop(&vq, &chain), 0);
+	CHECK_EQ(*avail_event, 3);
+
+	*used_event = 1; /* interrupt once used->idx passes 1 */
+	virtq_push(&vq, 0, 1);
+	CHECK(virtq_needs_notify(&vq)); /* the first one always does */
+	virtq_push(&vq, 0, 1);
+	CHECK(virtq_needs_notify(&vq)); /* idx 1 -> 2 crosses used_event 1 */
+	virtq_push(&vq, 0, 1);
+	CHECK(!virtq_needs_notify(&vq));
+}
+
 static void test_indirect(void)
 {
 	struct virtq_desc *table = guest_ptr(&mem, DATA_GPA + 0x8000, 3 * 16);
 
 	setup();
 	table[0] = (struct virtq_desc){DATA_GPA, 10, VIRTQ_DESC_F_NEXT, 1};
-	table[1] = (struct virtq_desc){DATA_GPA + 10, 20, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2};
+	table[1] =
+	    (struct virtq_desc){DATA_GPA + 10, 20, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2};
 	table[2] = (struct virtq_desc){DATA_GPA + 30, 30, VIRTQ_DESC_F_WRITE, 0};
 	set_desc(3, DATA_GPA + 0x8000, 3 * 16, VIRTQ_DESC_F_INDIRECT, 0);
 	make_available(3);
@@ -191,5 +230,5 @@ static void test_iov_copy(void)
 	CHECK_EQ(iov_to_buf(iov, 2, 100, out, sizeof(out)), 0);
 }
 
-TEST_MAIN("virtqueue", guest_mem_init(&mem, 1 * MiB); test_simple_chain(); test_indirect();
-	  test_hostile(); test_iov_copy(); guest_mem_release(&mem))
+TEST_MAIN("virtqueue", guest_mem_init(&mem, 1 * MiB); test_simple_chain(); test_event_idx();
+	  test_indirect(); test_hostile(); test_iov_copy(); guest_mem_release(&mem))

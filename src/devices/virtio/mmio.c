@@ -50,12 +50,12 @@ enum mmio_reg {
 	REG_CONFIG = 0x100,
 };
 
-#define VIRTIO_MMIO_MAGIC   0x74726976 /* "virt" */
-#define VIRTIO_MMIO_VENDOR  0x4b52554e /* "KRUN" */
-#define INT_USED_BUFFER     1
-#define INT_CONFIG_CHANGE   2
-#define FIRST_VIRTIO_IRQ    5
-#define LAST_VIRTIO_IRQ     23
+#define VIRTIO_MMIO_MAGIC  0x74726976 /* "virt" */
+#define VIRTIO_MMIO_VENDOR 0x4b52554e /* "KRUN" */
+#define INT_USED_BUFFER	   1
+#define INT_CONFIG_CHANGE  2
+#define FIRST_VIRTIO_IRQ   5
+#define LAST_VIRTIO_IRQ	   23
 
 static struct virtio_queue *selected_queue(struct virtio_device *dev)
 {
@@ -88,10 +88,16 @@ static void device_reset(struct virtio_device *dev)
 	atomic_store(&dev->interrupt_status, 0);
 }
 
+/* What every device offers on top of its own features. */
+static uint64_t offered_features(const struct virtio_device *dev)
+{
+	return dev->features | VIRTIO_F_VERSION_1 | VIRTIO_F_EVENT_IDX;
+}
+
 /* FEATURES_OK only sticks when the driver asked for nothing we don't offer. */
 static uint32_t filter_status(struct virtio_device *dev, uint32_t status)
 {
-	uint64_t offered = dev->features | VIRTIO_F_VERSION_1;
+	uint64_t offered = offered_features(dev);
 
 	if ((status & VIRTIO_STATUS_FEATURES_OK) && !(dev->status & VIRTIO_STATUS_FEATURES_OK)) {
 		if ((dev->driver_features & ~offered) ||
@@ -139,7 +145,7 @@ static void write_queue_ready(struct virtio_device *dev, struct virtio_queue *q,
 static uint32_t reg_read(struct virtio_device *dev, uint64_t offset)
 {
 	struct virtio_queue *q = selected_queue(dev);
-	uint64_t features = dev->features | VIRTIO_F_VERSION_1;
+	uint64_t features = offered_features(dev);
 
 	switch (offset) {
 	case REG_MAGIC:
@@ -152,8 +158,8 @@ static uint32_t reg_read(struct virtio_device *dev, uint64_t offset)
 		return VIRTIO_MMIO_VENDOR;
 	case REG_DEVICE_FEATURES:
 		return dev->device_features_sel < 2
-			       ? (uint32_t)(features >> (32 * dev->device_features_sel))
-			       : 0;
+			   ? (uint32_t)(features >> (32 * dev->device_features_sel))
+			   : 0;
 	case REG_QUEUE_NUM_MAX:
 		return q ? dev->queue_max : 0;
 	case REG_QUEUE_READY:
@@ -244,7 +250,8 @@ static void mmio_read(struct bus_device *bdev, uint64_t offset, void *data, uint
 	if (offset >= REG_CONFIG) {
 		uint64_t off = offset - REG_CONFIG;
 
-		if (off < dev->config_size && len <= dev->config_size - off && dev->ops->config_read)
+		if (off < dev->config_size && len <= dev->config_size - off &&
+		    dev->ops->config_read)
 			dev->ops->config_read(dev, (uint32_t)off, data, len);
 	} else if (len == 4 && !(offset & 3)) {
 		uint32_t v = reg_read(dev, offset);
@@ -275,9 +282,9 @@ static void mmio_write(struct bus_device *bdev, uint64_t offset, const void *dat
 }
 
 static const struct bus_device_ops virtio_mmio_ops = {
-	.name = "virtio-mmio",
-	.read = mmio_read,
-	.write = mmio_write,
+    .name = "virtio-mmio",
+    .read = mmio_read,
+    .write = mmio_write,
 };
 
 static void raise_interrupt(struct virtio_device *dev, uint32_t cause)
@@ -319,10 +326,10 @@ void virtio_queue_ack_kick(struct virtio_queue *q)
 static int wire_queue_kick(struct vm *vm, struct virtio_device *dev, unsigned int i)
 {
 	struct kvm_ioeventfd io = {
-		.datamatch = i,
-		.addr = dev->base + REG_QUEUE_NOTIFY,
-		.len = 4,
-		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
+	    .datamatch = i,
+	    .addr = dev->base + REG_QUEUE_NOTIFY,
+	    .len = 4,
+	    .flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
 	};
 	struct virtio_queue *q = &dev->queues[i];
 
@@ -332,8 +339,8 @@ static int wire_queue_kick(struct vm *vm, struct virtio_device *dev, unsigned in
 		return -errno;
 	io.fd = q->kick_fd;
 	if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0)
-		pr_warn("virtio-%s: KVM_IOEVENTFD: %s; kicks go through the vCPU",
-			dev->ops->name, strerror(errno));
+		pr_warn("virtio-%s: KVM_IOEVENTFD: %s; kicks go through the vCPU", dev->ops->name,
+			strerror(errno));
 	return 0;
 }
 
@@ -357,9 +364,9 @@ static int wire_interrupt(struct vm *vm, struct virtio_device *dev)
 static int announce(struct vm *vm, struct virtio_device *dev)
 {
 	size_t used = strlen(vm->device_cmdline);
-	int n = snprintf(vm->device_cmdline + used, sizeof(vm->device_cmdline) - used,
-			 " virtio_mmio.device=4K@0x%llx:%u", (unsigned long long)dev->base,
-			 dev->irq);
+	int n =
+	    snprintf(vm->device_cmdline + used, sizeof(vm->device_cmdline) - used,
+		     " virtio_mmio.device=4K@0x%llx:%u", (unsigned long long)dev->base, dev->irq);
 
 	return (n < 0 || (size_t)n >= sizeof(vm->device_cmdline) - used) ? -E2BIG : 0;
 }

@@ -7,21 +7,23 @@
 #include "vmm/util.h"
 
 /* Ring layout offsets, in 16-bit units for avail and used. */
-#define AVAIL_FLAGS 0
-#define AVAIL_IDX   1
-#define AVAIL_RING  2
-#define USED_FLAGS  0
-#define USED_IDX    1
-#define USED_RING   2 /* element i at byte 4 + 8 * i */
+#define AVAIL_FLAGS	  0
+#define AVAIL_IDX	  1
+#define AVAIL_RING	  2
+#define USED_FLAGS	  0
+#define USED_IDX	  1
+#define USED_RING	  2				   /* element i at byte 4 + 8 * i */
+#define AVAIL_EVENT(size) (USED_RING + 4 * (size_t)(size)) /* after the elements */
 
 static size_t avail_bytes(uint16_t size)
 {
 	return 2 * (3 + (size_t)size);
 }
 
-static size_t used_bytes(uint16_t size)
+/* flags, idx, the elements, and avail_event when VIRTIO_F_EVENT_IDX is on. */
+static size_t used_bytes(uint16_t size, bool event_idx)
 {
-	return 6 + 8 * (size_t)size;
+	return 4 + 8 * (size_t)size + (event_idx ? 2 : 0);
 }
 
 bool virtq_activate(struct virtq *vq, const struct guest_mem *mem)
@@ -34,7 +36,7 @@ bool virtq_activate(struct virtq *vq, const struct guest_mem *mem)
 		return false;
 	vq->desc = guest_ptr(mem, vq->desc_addr, 16 * (uint64_t)size);
 	vq->avail = guest_ptr(mem, vq->avail_addr, avail_bytes(size));
-	vq->used = guest_ptr(mem, vq->used_addr, used_bytes(size));
+	vq->used = guest_ptr(mem, vq->used_addr, used_bytes(size, vq->event_idx));
 	if (!vq->desc || !vq->avail || !vq->used)
 		return false;
 	vq->mem = mem;
@@ -60,9 +62,26 @@ static void store16(uint16_t *p, uint16_t v)
 	__atomic_store_n(p, v, __ATOMIC_RELEASE);
 }
 
+/*
+ * The ring looks empty. With EVENT_IDX the driver kicks only when it adds
+ * the entry named by avail_event: ask for the next one, then look again, as
+ * an entry added before the driver could see the request would otherwise
+ * wait for a kick that never comes.
+ */
+static bool still_empty(struct virtq *vq)
+{
+	if (!vq->event_idx)
+		return true;
+	store16(&vq->used[AVAIL_EVENT(vq->size)], vq->next_avail);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return load16(&vq->avail[AVAIL_IDX]) == vq->next_avail;
+}
+
 bool virtq_has_avail(struct virtq *vq)
 {
-	return vq->ready && !vq->broken && load16(&vq->avail[AVAIL_IDX]) != vq->next_avail;
+	if (!vq->ready || vq->broken)
+		return false;
+	return load16(&vq->avail[AVAIL_IDX]) != vq->next_avail || !still_empty(vq);
 }
 
 static int mark_broken(struct virtq *vq, const char *why)
@@ -139,8 +158,11 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *c)
 	if (!vq->ready || vq->broken)
 		return 0;
 	avail_idx = load16(&vq->avail[AVAIL_IDX]);
-	if (avail_idx == vq->next_avail)
-		return 0;
+	if (avail_idx == vq->next_avail) {
+		if (still_empty(vq))
+			return 0;
+		avail_idx = load16(&vq->avail[AVAIL_IDX]);
+	}
 	if ((uint16_t)(avail_idx - vq->next_avail) > vq->size)
 		return mark_broken(vq, "available index ran ahead of the ring");
 
