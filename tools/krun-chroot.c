@@ -30,6 +30,8 @@ static void usage(FILE *f)
 		"  -v, --volume HOST:GUEST[:ro]  also share HOST at GUEST (repeatable)\n"
 		"  -u, --user UID[:GID]      run COMMAND with these ids (default 0:0)\n"
 		"  -r, --rlimit RES=CUR:MAX  a resource limit, e.g. RLIMIT_NOFILE=256:512\n"
+		"  -o, --oem-string STR      an SMBIOS OEM string (type 11) the guest sees in\n"
+		"                            /sys/firmware/dmi (repeatable)\n"
 		"  -l, --log-level N         0 (off) .. 5 (trace), default 2 (warnings)\n"
 		"  -h, --help\n");
 }
@@ -40,7 +42,8 @@ struct options {
 	const char *env[MAX_LIST + 1];
 	const char *volumes[MAX_LIST + 1];
 	const char *rlimits[MAX_LIST + 1];
-	unsigned int nenv, nvolumes, nrlimits;
+	const char *oem_strings[MAX_LIST + 1];
+	unsigned int nenv, nvolumes, nrlimits, noem_strings;
 	long uid, gid;
 	const char *root;
 	char **command;
@@ -83,13 +86,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{"log-level", required_argument, NULL, 'l'},
 		{"user", required_argument, NULL, 'u'},
 		{"rlimit", required_argument, NULL, 'r'},
+		{"oem-string", required_argument, NULL, 'o'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	int c;
 
 	/* "+": options end at NEWROOT, so COMMAND keeps its own options. */
-	while ((c = getopt_long(argc, argv, "+c:m:e:w:v:l:u:r:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+c:m:e:w:v:l:u:r:o:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			if (parse_uint(optarg, 255, &o->cpus) < 0 || !o->cpus)
@@ -123,6 +127,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 			if (add_to_list(o->rlimits, &o->nrlimits, optarg) < 0)
 				return -1;
 			break;
+		case 'o':
+			if (add_to_list(o->oem_strings, &o->noem_strings, optarg) < 0)
+				return -1;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -154,6 +162,9 @@ static int configure(uint32_t ctx, const struct options *o)
 	if (o->nvolumes && check("volumes", krun_set_mapped_volumes(ctx, o->volumes)))
 		return -1;
 	if (o->nrlimits && check("rlimits", krun_set_rlimits(ctx, o->rlimits)))
+		return -1;
+	if (o->noem_strings &&
+	    check("OEM strings", krun_set_smbios_oem_strings(ctx, o->oem_strings)))
 		return -1;
 	if (o->uid >= 0 && check("uid", krun_setuid(ctx, (uid_t)o->uid)))
 		return -1;

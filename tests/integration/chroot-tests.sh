@@ -157,6 +157,16 @@ grep "read via" "$work/out" | sort | uniq -c | sed 's/^/     /'
 check "hostile guest: file-handle tricks reach nothing outside (status $status)" \
 	sh -c "[ $status -eq 0 ] && ! grep 'read via' '$work/out' | grep -q TOPSECRET"
 
+# --- SMBIOS OEM strings (krun_set_smbios_oem_strings) as the guest kernel reads them
+vm --oem-string hello --oem-string "with space" "$root" /bin/cat /sys/firmware/dmi/entries/11-0/raw
+printf 'hello\000with space\000\000' >"$work/oem-want"
+od -An -tx1 "$work/out" | head -1 | sed 's/^ */     type 11: /'
+check "--oem-string: a type 11 structure (count 2) holds both strings byte-exact" \
+	sh -c "[ $status -eq 0 ] && [ \"\$(head -c 2 '$work/out' | od -An -tx1 | tr -d ' ')\" = 0b05 ] && [ \"\$(tail -c +5 '$work/out' | head -c 1 | od -An -tx1 | tr -d ' ')\" = 02 ] && tail -c +6 '$work/out' | cmp -s - '$work/oem-want'"
+vm "$root" /bin/sh -c 'cat /sys/class/dmi/id/sys_vendor; ls /sys/firmware/dmi/entries | tr "\n" " "'
+check "no --oem-string: SMBIOS from libkrun-c, no type 11" \
+	sh -c "[ $status -eq 0 ] && head -1 '$work/out' | grep -qx libkrun-c && grep -q '0-0 1-0 127-0' '$work/out' && ! grep -q '11-0' '$work/out'"
+
 rm -rf "$work"
 echo "chroot: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -9,6 +9,7 @@
  *   0x00020000  kernel command line
  *   0x0009fc00  end of base memory; reserved from here to 1 MiB in e820
  *   0x000f0000  MP table (the BIOS area, one of the places Linux scans)
+ *   0x000f2000  SMBIOS: 64-bit entry point, then the structure table
  *   0x00100000  RAM; a bzImage loads here, a vmlinux at its own p_paddr
  *   ...         initramfs at the top of low RAM
  *   0xc0000000  MMIO hole up to 4 GiB: virtio-mmio, IOAPIC, LAPIC
@@ -25,8 +26,16 @@
 #define BOOT_STACK_ADDR    0x8ff0ULL
 #define BOOT_CMDLINE_ADDR  0x20000ULL
 #define BASE_MEMORY_END    0x9fc00ULL
+/*
+ * The BIOS area 0xf0000..0xfffff, reserved in e820, which Linux scans on
+ * 16-byte boundaries for both the MP floating pointer ("_MP_") and the SMBIOS
+ * entry point ("_SM3_"). Each table has its own fixed region: 8 KiB hold the
+ * MP table for 254 CPUs (5364 bytes), SMBIOS takes the remaining 56 KiB.
+ */
 #define MPTABLE_ADDR       0xf0000ULL
-#define MPTABLE_END        0x100000ULL
+#define MPTABLE_END        0xf2000ULL
+#define SMBIOS_ADDR        0xf2000ULL
+#define SMBIOS_END         0x100000ULL
 #define HIGH_MEMORY_START  0x100000ULL
 #define BZIMAGE_LOAD_ADDR  0x100000ULL
 

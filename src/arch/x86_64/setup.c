@@ -2,7 +2,7 @@
 /*
  * Put everything the guest kernel needs into guest memory: the kernel
  * (bundled libkrunfw, ELF vmlinux or bzImage), the initramfs, the command
- * line, the zero page, GDT, page tables and MP table.
+ * line, the zero page, GDT, page tables, MP table and SMBIOS tables.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -13,6 +13,7 @@
 #include "arch/x86_64/boot.h"
 #include "arch/x86_64/layout.h"
 #include "arch/x86_64/loader.h"
+#include "arch/x86_64/smbios.h"
 #include "libkrun.h"
 #include "vmm/decompress.h"
 #include "vmm/log.h"
@@ -185,6 +186,8 @@ int arch_load_guest(struct vm *vm)
 	ret = guest_write(&vm->mem, BOOT_CMDLINE_ADDR, cmdline, info.cmdline_size);
 	if (!ret)
 		ret = write_boot_tables(vm, &info);
+	if (!ret)
+		ret = x86_setup_smbios(&vm->mem, (const char *const *)vm->cfg->oem_strings);
 	vm->kernel_entry = img.entry;
 	return ret;
 }
