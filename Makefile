@@ -91,8 +91,9 @@ krunfw:
 
 tools: $(TOOLS)
 
+# rpath: next to the library in build/, and PREFIX/lib once installed.
 $(B)/krun-%: tools/krun-%.c $(B)/$(SONAME)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< -L$(B) -lkrun -Wl,-rpath,'$$ORIGIN'
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< -L$(B) -lkrun -Wl,-rpath,'$$ORIGIN:$$ORIGIN/../lib'
 
 install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(BINDIR) \

@@ -22,12 +22,6 @@ echo "guest tests: $why: running inside the KVM test host (QEMU TCG + nested SVM
 # vCPU thread under nested SVM on TCG; root cause open). A failing test (any
 # other status) is never retried.
 export KVMHOST_TIMEOUT=${KVMHOST_TIMEOUT:-1200}
-# One test-host CPU: Debian 12's QEMU (7.2) sets page-table accessed/dirty
-# bits with a plain read-modify-write in its TCG page walker, which races
-# with the other vCPU thread under thread=multi. Measured: with 2 CPUs, 2 of
-# 40 2-vCPU guest runs failed (KVM emulation failures on CPUID: a user page
-# unmapped under the guest, and a silent guest death); with 1 CPU, 0 of 40.
-export KVMHOST_CPUS=${KVMHOST_CPUS:-1}
 for attempt in 1 2 3; do
 	status=0
 	"$here/kvm-host/run.sh" "$@" || status=$?
