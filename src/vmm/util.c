@@ -80,3 +80,13 @@ out_close:
 	close(fd);
 	return ret;
 }
+
+uint8_t checksum8(const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	uint8_t sum = 0;
+
+	while (len--)
+		sum += *b++;
+	return (uint8_t)-sum;
+}

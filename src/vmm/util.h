@@ -25,5 +25,7 @@ ssize_t read_full(int fd, void *buf, size_t len);
 int write_full(int fd, const void *buf, size_t len);
 /* Read a whole regular file (at most max_size bytes) into a malloc'd buffer. */
 int read_file(const char *path, size_t max_size, uint8_t **data, size_t *size);
+/* The byte that makes all bytes of a firmware table sum to 0 (MP, SMBIOS). */
+uint8_t checksum8(const void *p, size_t len);
 
 #endif

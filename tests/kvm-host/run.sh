@@ -19,6 +19,7 @@ cache_root=${XDG_CACHE_HOME:-$HOME/.cache}/libkrun-c/kvm-host
 cpus=${KVMHOST_CPUS:-1}
 mem=${KVMHOST_MEM:-4G}
 timeout_s=${KVMHOST_TIMEOUT:-1800}
+idle_s=${KVMHOST_IDLE_TIMEOUT:-0}
 compress=${KVMHOST_COMPRESS:-none}
 
 # Modules loaded by insmod, in this order, before anything else.
@@ -71,6 +72,8 @@ Options:
   -h, --help         this text
 
 Environment:
+  KVMHOST_IDLE_TIMEOUT (seconds without console output before the run counts
+  as wedged and ends with 124; default 0, off),
   KVMHOST_CPUS (1), KVMHOST_MEM (4G), KVMHOST_TIMEOUT (1800 seconds, for the
   whole run), KVMHOST_COMPRESS (none or gzip; none boots faster under TCG).
 Kernel and modules are cached in $cache_root.
@@ -488,6 +491,27 @@ show_console() {
 	sed -E $'s/\e(\\[[0-9;?]*[a-zA-Z]|c)//g; s/^/kvm-host: | /'
 }
 
+# With KVMHOST_IDLE_TIMEOUT set, stops QEMU once its console has been silent
+# that long: in some runs the test host wedges (its timers seem to stop, so
+# even timeout(1) inside never fires) and would sit out KVMHOST_TIMEOUT.
+watch_idle() {
+	local size last=-1 quiet=0
+	while kill -0 "$qemu_pid" 2>/dev/null; do
+		sleep 5
+		size=$(stat -c %s "$tmp/console" 2>/dev/null || echo 0)
+		if [[ $size != "$last" ]]; then
+			last=$size quiet=0
+		else
+			quiet=$((quiet + 5))
+		fi
+		if ((quiet >= idle_s)); then
+			: >"$tmp/idle"
+			kill "$qemu_pid" 2>/dev/null
+			return
+		fi
+	done
+}
+
 run_qemu() {
 	local qrc
 	# The console goes to a file, not a pipe: QEMU's serial port drops (and
@@ -502,6 +526,7 @@ run_qemu() {
 		-append "console=ttyS0 quiet panic=-1" \
 		</dev/null >"$tmp/qemu.err" 2>&1 &
 	qemu_pid=$!
+	((idle_s > 0)) && watch_idle &
 	# In the background because bash runs traps only between commands, and
 	# wait, unlike a foreground pipeline, is cut short by a signal.
 	tail -s 0.1 -n +1 -f --pid="$qemu_pid" "$tmp/console" | forward_console &
@@ -518,6 +543,10 @@ run_qemu() {
 	elif [[ -f $tmp/fail ]]; then
 		tail -n 10 "$tmp/boot.log" 2>/dev/null | show_console >&2 || :
 		die "test host setup failed: $(<"$tmp/fail")"
+	elif [[ -f $tmp/idle ]]; then
+		printf 'kvm-host: no output for %ss: the test host wedged (KVMHOST_IDLE_TIMEOUT)\n' \
+			"$idle_s" >&2
+		exit 124
 	elif ((qrc == 124 || qrc == 137)); then
 		printf 'kvm-host: timed out after %ss (KVMHOST_TIMEOUT)\n' "$timeout_s" >&2
 		exit 124

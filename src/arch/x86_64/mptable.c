@@ -10,10 +10,11 @@
 
 #include "arch/x86_64/boot.h"
 #include "arch/x86_64/layout.h"
+#include "vmm/util.h"
 
-#define MP_APIC_VERSION   0x14
+#define MP_APIC_VERSION	  0x14
 #define MP_IOAPIC_VERSION 0x11
-#define MP_IOAPIC_PINS    24
+#define MP_IOAPIC_PINS	  24
 
 enum mp_entry_type { MP_PROCESSOR, MP_BUS, MP_IOAPIC, MP_IOINTR, MP_LINTR };
 enum mp_irq_type { MP_INT = 0, MP_NMI = 1, MP_EXTINT = 3 };
@@ -80,16 +81,6 @@ struct mp_irq {
 _Static_assert(sizeof(struct mp_floating_pointer) == 16, "MP floating pointer");
 _Static_assert(sizeof(struct mp_config_header) == 44, "MP config header");
 _Static_assert(sizeof(struct mp_processor) == 20, "MP processor entry");
-
-static uint8_t mp_checksum(const void *p, size_t len)
-{
-	const uint8_t *b = p;
-	uint8_t sum = 0;
-
-	while (len--)
-		sum += *b++;
-	return (uint8_t)-sum;
-}
 
 size_t x86_mptable_size(unsigned int ncpus)
 {
@@ -158,12 +149,12 @@ int x86_build_mptable(void *buf, size_t len, uint64_t addr, unsigned int ncpus)
 	memcpy(hdr->product, "MICROVM     ", 12);
 	hdr->entry_count = entries;
 	hdr->lapic_addr = (uint32_t)LAPIC_ADDR;
-	hdr->checksum = mp_checksum(hdr, hdr->length);
+	hdr->checksum = checksum8(hdr, hdr->length);
 
 	memcpy(fp->signature, "_MP_", 4);
 	fp->config_table = (uint32_t)(addr + sizeof(*fp));
 	fp->length = 1;
 	fp->spec_rev = 4;
-	fp->checksum = mp_checksum(fp, sizeof(*fp));
+	fp->checksum = checksum8(fp, sizeof(*fp));
 	return 0;
 }

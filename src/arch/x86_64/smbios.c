@@ -116,10 +116,12 @@ static void put_structure(struct writer *w, const void *s, size_t size, const ch
 
 static void put_bios(struct writer *w, uint16_t handle)
 {
-	static const char *const strings[] = {SMBIOS_VENDOR};
+	/* No firmware runs: the VMM boots the kernel directly. */
+	static const char *const strings[] = {SMBIOS_VENDOR, "direct-boot"};
 	struct smbios_bios s = {
 	    .hdr = {SMBIOS_TYPE_BIOS, sizeof(s), handle},
 	    .vendor = 1,
+	    .version = 2,
 	    .characteristics = BIOS_CHARACTERISTICS_UNSUPPORTED,
 	    .characteristics_ext = {0, BIOS_EXT2_VIRTUAL_MACHINE},
 	    .major = 0xff,
@@ -173,16 +175,6 @@ static int count_strings(const char *const *strings)
 	return n;
 }
 
-static uint8_t checksum(const void *p, size_t len)
-{
-	const uint8_t *b = p;
-	uint8_t sum = 0;
-
-	while (len--)
-		sum += *b++;
-	return (uint8_t)-sum;
-}
-
 ssize_t x86_build_smbios(void *buf, size_t len, uint64_t addr, const char *const *oem_strings)
 {
 	struct writer w = {buf, len, SMBIOS_TABLE_OFFSET, len < SMBIOS_TABLE_OFFSET};
@@ -207,7 +199,7 @@ ssize_t x86_build_smbios(void *buf, size_t len, uint64_t addr, const char *const
 		return -ENOSPC;
 
 	ep.table_max_size = (uint32_t)(w.pos - SMBIOS_TABLE_OFFSET);
-	ep.checksum = checksum(&ep, sizeof(ep));
+	ep.checksum = checksum8(&ep, sizeof(ep));
 	memcpy(buf, &ep, sizeof(ep));
 	memset((uint8_t *)buf + sizeof(ep), 0, SMBIOS_TABLE_OFFSET - sizeof(ep));
 	return (ssize_t)w.pos;
