@@ -158,8 +158,10 @@ static void test_structures(void)
 	CHECK_EQ(s[0].type, SMBIOS_TYPE_BIOS);
 	CHECK_EQ(s[0].length, 0x18);
 	CHECK_EQ(s[0].formatted[4], 1); /* vendor: string 1 */
-	CHECK_EQ(s[0].nstrings, 1);
+	CHECK_EQ(s[0].formatted[5], 2); /* BIOS version: string 2 */
+	CHECK_EQ(s[0].nstrings, 2);
 	CHECK(!strcmp(s[0].strings[0], "libkrun-c"));
+	CHECK(!strcmp(s[0].strings[1], "direct-boot"));
 	CHECK_EQ(s[0].formatted[0x13] & 0x10, 0x10); /* a virtual machine */
 
 	CHECK_EQ(s[1].type, SMBIOS_TYPE_SYSTEM);
