@@ -32,11 +32,15 @@ out=$("$here/integration/host-tests.sh" "$build" 2>&1); echo "$out"; tally "$out
 
 section "guest-booting tests"
 # One test-host run per script, so that a run lost to a wedged test host is
-# retried (by guest-env.sh) without redoing the others. Streamed through tee:
-# in the test host they take a while.
+# retried (by guest-env.sh) without redoing the others. Streamed as it comes
+# (they take a while) and kept in a file to count. (Not tee /dev/stderr: that
+# reopens a redirected stderr and truncates it.)
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 for t in guest-tests chroot-tests api-tests examples-tests init/init-tests; do
-	out=$("$here/guest-env.sh" sh "$build/tests/$t.sh" "$build" 2>&1 | tee /dev/stderr)
+	"$here/guest-env.sh" sh "$build/tests/$t.sh" "$build" 2>&1 | tee "$log"
 	rc=$? # pipefail: the status of guest-env.sh
+	out=$(cat "$log")
 	before=$failed
 	tally "$out" "$t"
 	[ $rc -ne 0 ] && [ "$failed" -eq "$before" ] && { echo "run-all: $t exited $rc"; failed=$((failed + 1)); }
