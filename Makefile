@@ -169,7 +169,8 @@ tests: all examples rootfs $(B)/bench/tslines $(UNIT_TESTS) $(GUEST_PROGS) $(API
 EXAMPLES_PREFIX := $(B)/examples-prefix
 examples: all
 	$(MAKE) --no-print-directory install PREFIX=$(EXAMPLES_PREFIX) DESTDIR=
-	PKG_CONFIG_PATH=$(EXAMPLES_PREFIX)/lib/pkgconfig $(MAKE) -C examples OUT=$(B)/examples
+	PKG_CONFIG_PATH=$(EXAMPLES_PREFIX)/lib/pkgconfig $(MAKE) -C examples OUT=$(B)/examples \
+		LDFLAGS=-Wl,-rpath,$(EXAMPLES_PREFIX)/lib
 
 check: tests
 	tests/run-all.sh $(B)
