@@ -59,16 +59,17 @@ static void deadline_passed(struct event_source *src, uint32_t events)
 int shutdown_channel_create(struct vm *vm, int efd)
 {
 	struct shutdown_channel *ch = calloc(1, sizeof(*ch));
-	struct virtio_console *con = virtio_console_create(vm);
-	int pipefd[2], timer_fd, ret;
+	struct virtio_console *con;
+	int pipefd[2] = {-1, -1}, timer_fd = -1, ret = -ENOMEM;
 
-	if (!ch || !con)
-		return -ENOMEM;
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return -errno;
-	timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (timer_fd < 0)
-		return -errno;
+	con = ch ? virtio_console_create(vm) : NULL;
+	if (!con)
+		goto fail;
+	if (pipe2(pipefd, O_CLOEXEC) < 0 ||
+	    (timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)) < 0) {
+		ret = -errno;
+		goto fail;
+	}
 	ch->vm = vm;
 	ch->port_fd = pipefd[1];
 	ch->request = (struct event_source){efd, request_received, ch};
@@ -81,5 +82,17 @@ int shutdown_channel_create(struct vm *vm, int efd)
 		ret = event_loop_add(&vm->loop, &ch->request, EPOLLIN);
 	if (!ret)
 		ret = event_loop_add(&vm->loop, &ch->deadline, EPOLLIN);
+	if (!ret)
+		return 0;
+	/* A device that was realized stays with the VM, which is torn down now. */
+fail:
+	pr_err("shutdown request channel: %s", strerror(-ret));
+	if (timer_fd >= 0)
+		close(timer_fd);
+	if (pipefd[0] >= 0) {
+		close(pipefd[0]);
+		close(pipefd[1]);
+	}
+	free(ch);
 	return ret;
 }
