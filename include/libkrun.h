@@ -475,8 +475,10 @@ int32_t krun_disable_implicit_console(uint32_t ctx_id);
 /*
  * Do not expose the built-in init as /init.krun in the root filesystem: the
  * kernel then runs the root's own init (or init= from the command line).
- * Such an init finds no /dev mounted and cannot report an exit status: the
- * process exits 1 when the guest stops.
+ * Such an init may start without fds 0-2 (the virtio console can register
+ * after the kernel opened /dev/console; /dev is a devtmpfs, so it can open
+ * /dev/console itself) and cannot report an exit status: the process exits 1
+ * when the guest stops.
  */
 int32_t krun_disable_implicit_init(uint32_t ctx_id);
 

@@ -67,8 +67,9 @@ drwxr-x---
 secret
 gone' ] && [ ! -e '$root/extra' ] && [ ! -e '$root/once.txt' ]"
 
-# --- the built-in init switched off: the kernel runs the root's own. It has
-# no /dev (our init mounts devtmpfs), so it reports through a file.
+# --- the built-in init switched off: the kernel runs the root's own. It may
+# start before the virtio console is there (no fds 0-2), so it reports
+# through a file.
 printf '#!/bin/sh\n{ echo "custom init as pid $$"; [ -e /init.krun ] || echo "no /init.krun"; } >/init-ran; reboot -f\n' >"$work/myinit"
 api --no-implicit-init --overlay-file "myinit:0755:$(cat "$work/myinit")" --cmdline init=/myinit \
 	"$root" /bin/true
