@@ -8,29 +8,10 @@ chroot="$build/krun-chroot"
 probe="$build/tests/guest/krun-probe"
 work=$(mktemp -d /tmp/krun-chroot-tests.XXXXXX)
 root="$work/root"
-passed=0
-failed=0
-TIMEOUT=${GUEST_TEST_TIMEOUT:-300}
-
-now_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }
-ok() { passed=$((passed + 1)); echo "ok   - $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL - $1"; }
-show() { echo "     stdout: $(head -c 1500 "$work/out")"; echo "     stderr: $(head -c 1500 "$work/err")"; }
-check() { # check DESCRIPTION COMMAND...
-	desc=$1
-	shift
-	if "$@"; then ok "$desc"; else fail "$desc"; show; fi
-}
+. "$(dirname "$0")/testlib.sh"
 
 # vm ARGS...: krun-chroot with a time limit, stdin from $work/in (or empty).
-vm() {
-	[ -e "$work/in" ] || : >"$work/in"
-	start=$(now_ms)
-	timeout "$TIMEOUT" "$chroot" "$@" <"$work/in" >"$work/out" 2>"$work/err"
-	status=$?
-	echo "     krun-chroot $(echo "$*" | cut -c1-70): exit $status in $(($(now_ms) - start)) ms"
-	rm -f "$work/in"
-}
+vm() { run_timed krun-chroot "$chroot" "$@"; }
 
 cp -a "$build/rootfs" "$root"
 cp "$probe" "$root/bin/krun-probe"

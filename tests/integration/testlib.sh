@@ -25,6 +25,6 @@ run_timed() {
 	timeout "${GUEST_TEST_TIMEOUT:-300}" "$@" <"$work/in" >"$work/out" 2>"$work/err"
 	status=$?
 	elapsed=$(($(now_ms) - start))
-	echo "     $name $(echo "$*" | cut -c1-70): exit $status in $elapsed ms"
+	echo "     $name $(shift; echo "$*" | cut -c1-70): exit $status in $elapsed ms"
 	rm -f "$work/in"
 }
