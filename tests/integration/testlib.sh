@@ -8,7 +8,11 @@ failed=0
 now_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }
 ok() { passed=$((passed + 1)); echo "ok   - $1"; }
 fail() { failed=$((failed + 1)); echo "FAIL - $1"; }
-show() { echo "     stdout: $(head -c 1500 "$work/out")"; echo "     stderr: $(head -c 1500 "$work/err")"; }
+show() {
+	echo "     status: ${status:-}"
+	echo "     stdout: $(head -c 1500 "$work/out")"
+	echo "     stderr: $(head -c 1500 "$work/err")"
+}
 check() { # check DESCRIPTION COMMAND...
 	desc=$1
 	shift
