@@ -110,7 +110,7 @@ install: all
 # Tests
 
 # Unit tests link the library's objects directly: internals are testable.
-$(B)/tests/unit/%: tests/unit/%.c $(LIB_OBJS) tests/unit/test.h
+$(B)/tests/unit/%: tests/unit/%.c $(LIB_OBJS) tests/unit/test.h tests/unit/elf_fixture.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(LIB_OBJS) $(LIB_LDLIBS)
 

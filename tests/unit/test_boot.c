@@ -6,6 +6,7 @@
 #include "arch/x86_64/boot.h"
 #include "arch/x86_64/layout.h"
 #include "arch/x86_64/loader.h"
+#include "elf_fixture.h"
 #include "test.h"
 #include "vmm/memory.h"
 #include "vmm/util.h"
@@ -157,26 +158,8 @@ static void test_mptable(void)
 /* A minimal ELF64 vmlinux: one PT_LOAD of 16 bytes at 16 MiB. */
 static size_t make_elf(uint8_t *buf, size_t cap)
 {
-	Elf64_Ehdr eh = {0};
-	Elf64_Phdr ph = {0};
-
 	memset(buf, 0, cap);
-	memcpy(eh.e_ident, ELFMAG, SELFMAG);
-	eh.e_ident[EI_CLASS] = ELFCLASS64;
-	eh.e_ident[EI_DATA] = ELFDATA2LSB;
-	eh.e_type = ET_EXEC;
-	eh.e_machine = EM_X86_64;
-	eh.e_entry = 0x1000000;
-	eh.e_phoff = sizeof(eh);
-	eh.e_phentsize = sizeof(ph);
-	eh.e_phnum = 1;
-	ph.p_type = PT_LOAD;
-	ph.p_offset = 0x100;
-	ph.p_paddr = 0x1000000;
-	ph.p_filesz = 16;
-	ph.p_memsz = 64;
-	memcpy(buf, &eh, sizeof(eh));
-	memcpy(buf + sizeof(eh), &ph, sizeof(ph));
+	write_test_elf_header(buf, 0x100, 16, 64);
 	memcpy(buf + 0x100, "KERNEL-CODE-1234", 16);
 	return 0x110;
 }

@@ -13,6 +13,7 @@
 
 #include "arch/x86_64/layout.h"
 #include "arch/x86_64/loader.h"
+#include "elf_fixture.h"
 #include "libkrun.h"
 #include "test.h"
 #include "vmm/config.h"
@@ -39,25 +40,8 @@ static void fill(uint8_t *p, size_t n, uint32_t seed)
 static struct buf make_elf(void)
 {
 	struct buf b = {calloc(1, ELF_SIZE), ELF_SIZE};
-	Elf64_Ehdr eh = {0};
-	Elf64_Phdr ph = {0};
 
-	memcpy(eh.e_ident, ELFMAG, SELFMAG);
-	eh.e_ident[EI_CLASS] = ELFCLASS64;
-	eh.e_ident[EI_DATA] = ELFDATA2LSB;
-	eh.e_type = ET_EXEC;
-	eh.e_machine = EM_X86_64;
-	eh.e_entry = 0x1000000;
-	eh.e_phoff = sizeof(eh);
-	eh.e_phentsize = sizeof(ph);
-	eh.e_phnum = 1;
-	ph.p_type = PT_LOAD;
-	ph.p_offset = 0x1000;
-	ph.p_paddr = 0x1000000;
-	ph.p_filesz = ELF_SIZE - 0x1000;
-	ph.p_memsz = ELF_SIZE;
-	memcpy(b.p, &eh, sizeof(eh));
-	memcpy(b.p + sizeof(eh), &ph, sizeof(ph));
+	write_test_elf_header(b.p, 0x1000, ELF_SIZE - 0x1000, ELF_SIZE);
 	fill(b.p + 0x1000, ELF_SIZE - 0x1000, 1);
 	return b;
 }
@@ -135,9 +119,9 @@ static struct buf compress_with(enum compression c, const uint8_t *in, size_t n)
 }
 
 static const uint32_t image_format[] = {
-	[COMPRESSION_GZIP] = KRUN_KERNEL_FORMAT_IMAGE_GZ,
-	[COMPRESSION_BZIP2] = KRUN_KERNEL_FORMAT_IMAGE_BZ2,
-	[COMPRESSION_ZSTD] = KRUN_KERNEL_FORMAT_IMAGE_ZSTD,
+    [COMPRESSION_GZIP] = KRUN_KERNEL_FORMAT_IMAGE_GZ,
+    [COMPRESSION_BZIP2] = KRUN_KERNEL_FORMAT_IMAGE_BZ2,
+    [COMPRESSION_ZSTD] = KRUN_KERNEL_FORMAT_IMAGE_ZSTD,
 };
 
 /* decompress() of in; 0 and identical to "want", or the error. */
