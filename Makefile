@@ -194,7 +194,7 @@ check-asan:
 FUZZ_TIME ?= 60
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SRCS := src/vmm/log.c src/vmm/util.c src/vmm/memory.c src/vmm/iov.c src/devices/virtio/virtqueue.c \
-	$(wildcard src/devices/virtio/fs/*.c)
+	src/devices/legacy/ioapic.c $(wildcard src/devices/virtio/fs/*.c)
 
 $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS)
 	@mkdir -p $(dir $@)

@@ -456,9 +456,11 @@ int32_t krun_has_feature(uint64_t feature);
 int32_t krun_get_max_vcpus(void);
 
 /*
- * Keep only the local APICs in KVM and emulate the IOAPIC/PIC in the VMM.
- * This build has no IOAPIC/PIC of its own: the choice is recorded, and
- * krun_start_enter() refuses "true" with -ENOTSUP.
+ * Keep only the local APICs in KVM and emulate the IOAPIC in the VMM
+ * ("split irqchip"). The guest then has no 8259 PIC and no PIT (KVM has a
+ * PIT only with its own PIC): it keeps time with kvm-clock and the local
+ * APIC timer. Off by default; krun_start_enter() fails with -ENOTSUP if
+ * the host's KVM cannot split its irqchip.
  */
 int32_t krun_split_irqchip(uint32_t ctx_id, bool enable);
 

@@ -169,10 +169,7 @@ KRUN_EXPORT int32_t krun_set_nested_virt(uint32_t ctx_id, bool enabled)
 	return WITH_CONFIG(ctx_id, cfg, (cfg->nested_virt = enabled, 0));
 }
 
-/*
- * Recorded; krun_start_enter() refuses a split irqchip by name, since the
- * VMM has no IOAPIC/PIC of its own yet.
- */
+/* The IOAPIC in the VMM, the local APICs in KVM (arch/x86_64/irqchip.c). */
 KRUN_EXPORT int32_t krun_split_irqchip(uint32_t ctx_id, bool enable)
 {
 	return WITH_CONFIG(ctx_id, cfg, (cfg->split_irqchip = enable, 0));
@@ -215,11 +212,6 @@ static int check_supported(const struct vm_config *cfg)
 {
 	char pending[256];
 
-	if (cfg->split_irqchip) {
-		pr_err("krun_start_enter: this build has no split irqchip (IOAPIC and PIC in the "
-		       "VMM); call krun_split_irqchip(ctx, false)");
-		return -ENOTSUP;
-	}
 	if (cfg->nested_virt && kvm_nested_supported() != 1) {
 		pr_err("krun_start_enter: nested virtualization was asked for, but this host's KVM "
 		       "does not offer it (krun_check_nested_virt() says no)");

@@ -138,6 +138,9 @@ static bool handle_exit(struct vcpu *vcpu)
 		return true;
 	case KVM_EXIT_INTR:
 		return true;
+	case KVM_EXIT_IOAPIC_EOI:
+		vm_ioapic_eoi(vcpu->vm, run->eoi.vector);
+		return true;
 	case KVM_EXIT_SHUTDOWN: /* triple fault, or a reset the guest forced */
 		pr_debug("vCPU %u: shutdown exit", vcpu->index);
 		vm_stop(vcpu->vm, VM_STOP_RESET, VM_STATUS_NO_REPORT);

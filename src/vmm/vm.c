@@ -40,11 +40,15 @@ void vm_stop(struct vm *vm, enum vm_stop_reason reason, int status)
 		pr_err("cannot wake the VMM main loop: %s", strerror(errno));
 }
 
-int vm_irq_line(struct vm *vm, unsigned int irq, int level)
+int vm_ioctl(struct vm *vm, unsigned long req, unsigned long arg, const char *what)
 {
-	struct kvm_irq_level line = {.irq = irq, .level = (uint32_t)level};
+	if (ioctl(vm->vm_fd, req, arg) < 0) {
+		int err = errno;
 
-	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &line) < 0 ? -errno : 0;
+		pr_err("%s: %s", what, strerror(err));
+		return -err;
+	}
+	return 0;
 }
 
 static void stop_requested(struct event_source *src, uint32_t events)
@@ -155,6 +159,7 @@ static void vm_release(struct vm *vm)
 		vcpu_release(&vm->vcpus[i]);
 	free(vm->vcpus);
 	free(vm->supported_cpuid);
+	free(vm->ioapic);
 	guest_mem_release(&vm->mem);
 	event_loop_release(&vm->loop);
 	if (vm->stop_efd >= 0)

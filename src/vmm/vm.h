@@ -30,6 +30,7 @@ enum vm_stop_reason {
 #define VM_MAX_VIRTIO 16
 
 struct virtio_device;
+struct ioapic;
 
 struct vcpu {
 	struct vm *vm;
@@ -48,6 +49,7 @@ struct vm {
 	struct bus mmio;
 
 	struct kvm_cpuid2 *supported_cpuid;
+	struct ioapic *ioapic; /* the VMM's IOAPIC, with a split irqchip */
 	size_t run_size;
 	unsigned int nvcpus;
 	struct vcpu *vcpus;
@@ -74,7 +76,13 @@ int vm_run(const struct vm_config *cfg);
 /* Ask the VM to stop; safe from any thread, only the first call counts. */
 void vm_stop(struct vm *vm, enum vm_stop_reason reason, int status);
 
-/* Drive an interrupt line of the in-kernel irqchip. */
+/* A VM ioctl; logs "what" and returns -errno when it fails. */
+int vm_ioctl(struct vm *vm, unsigned long req, unsigned long arg, const char *what);
+
+/* Drive an interrupt line (an IOAPIC pin, or an ISA IRQ of the in-kernel PIC too). */
 int vm_irq_line(struct vm *vm, unsigned int irq, int level);
+
+/* A vCPU acknowledged a level-triggered vector of the VMM's IOAPIC. */
+void vm_ioapic_eoi(struct vm *vm, uint8_t vector);
 
 #endif

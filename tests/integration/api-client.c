@@ -230,6 +230,9 @@ static void apply(int opt, char *arg)
 	case 'V':
 		call("krun_add_vsock", krun_add_vsock(ctx, 0));
 		break;
+	case 'i':
+		call("krun_split_irqchip", krun_split_irqchip(ctx, true));
+		break;
 	case 'n':
 		printf("krun_check_nested_virt: %d\n", krun_check_nested_virt());
 		fflush(stdout);
@@ -261,6 +264,7 @@ int main(int argc, char **argv)
 	    {"disk", required_argument, NULL, 'D'},
 	    {"net-unixstream", required_argument, NULL, 'N'},
 	    {"vsock", no_argument, NULL, 'V'},
+	    {"split-irqchip", no_argument, NULL, 'i'},
 	    {"nested-virt", no_argument, NULL, 'n'}, /* prints krun_check_nested_virt() */
 	    {0},
 	};

@@ -7,6 +7,8 @@ struct vcpu;
 
 /* VM-wide KVM state: TSS, irqchip, PIT. */
 int arch_create_vm(struct vm *vm);
+/* The interrupt controllers: all in KVM, or the IOAPIC in the VMM (split). */
+int x86_create_irqchip(struct vm *vm);
 /* Kernel, initramfs, command line and boot tables into guest memory. */
 int arch_load_guest(struct vm *vm);
 /* CPUID, MSRs, LAPIC; registers of the boot CPU. */

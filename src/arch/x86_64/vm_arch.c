@@ -11,20 +11,8 @@
 #include "vmm/log.h"
 #include "vmm/vm.h"
 
-static int vm_ioctl(struct vm *vm, unsigned long req, unsigned long arg, const char *what)
-{
-	if (ioctl(vm->vm_fd, req, arg) < 0) {
-		int err = errno;
-
-		pr_err("%s: %s", what, strerror(err));
-		return -err;
-	}
-	return 0;
-}
-
 int arch_create_vm(struct vm *vm)
 {
-	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
 	uint64_t identity = KVM_IDENTITY_MAP;
 	int ret;
 
@@ -34,20 +22,7 @@ int arch_create_vm(struct vm *vm)
 		ret = vm_ioctl(vm, KVM_SET_IDENTITY_MAP_ADDR, (unsigned long)&identity,
 			       "KVM_SET_IDENTITY_MAP_ADDR");
 	if (!ret)
-		ret = vm_ioctl(vm, KVM_CREATE_IRQCHIP, 0, "KVM_CREATE_IRQCHIP");
-	if (!ret)
-		ret = vm_ioctl(vm, KVM_CREATE_PIT2, (unsigned long)&pit, "KVM_CREATE_PIT2");
-	/*
-	 * Drop PIT ticks the guest missed instead of re-injecting them: the
-	 * guest keeps time with kvm-clock, and re-injection keeps KVM's PIT
-	 * thread busy while a guest that is shutting down has masked the line.
-	 */
-	if (!ret) {
-		struct kvm_reinject_control reinject = {.pit_reinject = 0};
-
-		if (ioctl(vm->vm_fd, KVM_REINJECT_CONTROL, &reinject) < 0)
-			pr_debug("KVM_REINJECT_CONTROL: %s", strerror(errno));
-	}
+		ret = x86_create_irqchip(vm);
 	if (!ret) {
 		vm->supported_cpuid = x86_supported_cpuid(vm->kvm_fd);
 		if (!vm->supported_cpuid)
