@@ -37,12 +37,18 @@ measure "krun  (bundled vmlinux, reboot)" "$build/krun-boot" --append krun_test_
 measure "krun  (bzImage, reboot)" "$build/krun-boot" --kernel "$kernel" --kernel-format bzimage \
 	--append krun_test_mode=reboot "$initrd"
 measure "krun  (bundled vmlinux, exit-status port)" "$build/krun-boot" "$initrd"
+measure "krun  (bundled vmlinux, reboot, split irqchip)" "$build/krun-boot" --split-irqchip \
+	--append krun_test_mode=reboot "$initrd"
 # The peer, as a script so that tslines can run it: qemu-microvm.sh KERNEL.
+# QEMU_MACHINE and QEMU_ACCEL let the split-irqchip run reuse it.
 cat >"$tmp/qemu-microvm.sh" <<EOQ
-exec qemu-system-x86_64 -M microvm,acpi=off -enable-kvm -cpu host -m 512 -smp 1 -nodefaults \\
+exec qemu-system-x86_64 -M microvm,acpi=off\${QEMU_MACHINE:-} -accel kvm\${QEMU_ACCEL:-} -cpu host -m 512 -smp 1 -nodefaults \\
 	-no-user-config -nographic -no-reboot -serial stdio -kernel "\$1" -initrd "$initrd" \\
 	-append "console=ttyS0 reboot=t panic=-1 quiet io_delay=none no_timer_check krun_test_mode=reboot"
 EOQ
 measure "qemu  (-M microvm, vmlinux via PVH, reboot)" sh "$tmp/qemu-microvm.sh" "$build/krunfw/vmlinux"
 measure "qemu  (-M microvm, bzImage, reboot)" sh "$tmp/qemu-microvm.sh" "$kernel"
+measure "qemu  (-M microvm, vmlinux via PVH, reboot, split irqchip)" \
+	env QEMU_MACHINE=,pit=off,pic=off QEMU_ACCEL=,kernel-irqchip=split \
+	sh "$tmp/qemu-microvm.sh" "$build/krunfw/vmlinux"
 rm -rf "$tmp"

@@ -29,6 +29,7 @@ static void usage(FILE *f)
 		"                          image-bz2, image-zstd, pe-gz, or the number 0..5\n"
 		"  -a, --append ARGS       appended to the kernel command line\n"
 		"  -o, --console-output F  write the console to file F, not stdout\n"
+		"  -s, --split-irqchip     IOAPIC in the VMM, local APICs in KVM; no PIC, no PIT\n"
 		"  -l, --log-level N       0 (off) .. 5 (trace)\n"
 		"  -h, --help\n");
 }
@@ -68,6 +69,7 @@ struct options {
 	unsigned long cpus, memory, log_level;
 	const char *kernel, *append, *console_output, *initramfs;
 	uint32_t format;
+	bool split_irqchip;
 };
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -79,13 +81,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{"kernel-format", required_argument, NULL, 'f'},
 		{"append", required_argument, NULL, 'a'},
 		{"console-output", required_argument, NULL, 'o'},
+		{"split-irqchip", no_argument, NULL, 's'},
 		{"log-level", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "c:m:k:f:a:o:l:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:m:k:f:a:o:sl:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			if (parse_uint(optarg, 255, &o->cpus) < 0 || !o->cpus)
@@ -107,6 +110,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'o':
 			o->console_output = optarg;
+			break;
+		case 's':
+			o->split_irqchip = true;
 			break;
 		case 'l':
 			if (parse_uint(optarg, KRUN_LOG_LEVEL_TRACE, &o->log_level) < 0)
@@ -154,6 +160,9 @@ int main(int argc, char **argv)
 	if (o.console_output &&
 	    check("krun_set_console_output",
 		  krun_set_console_output((uint32_t)ctx, o.console_output)) < 0)
+		return 1;
+	if (o.split_irqchip &&
+	    check("krun_split_irqchip", krun_split_irqchip((uint32_t)ctx, true)) < 0)
 		return 1;
 
 	/* Only returns on failure; otherwise the process exits with the guest's status. */
