@@ -241,6 +241,8 @@ static bool server_ready(struct fuse_req *req)
 /* Checks common to every request, once the header and arguments are copied. */
 static size_t dispatch(struct fuse_req *req, const struct fuse_op *op)
 {
+	pr_trace("fuse: opcode %u, node %llu, %u bytes", req->h.opcode,
+		 (unsigned long long)req->h.nodeid, req->h.len);
 	if (!op)
 		return fuse_reply_err(req, ENOSYS);
 	if (!server_ready(req) && req->h.opcode != FUSE_INIT)
