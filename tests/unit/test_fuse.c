@@ -161,6 +161,9 @@ static int64_t lookup(uint64_t dir, const char *name, struct fuse_entry_out *e)
 	CHECK_EQ(rep.body_len, sizeof(*e));
 	if (e)
 		memcpy(e, rep.body, sizeof(*e));
+	/* Node id 0: a negative entry, "no such name" the guest may cache. */
+	if (((struct fuse_entry_out *)rep.body)->nodeid == 0)
+		return -ENOENT;
 	return (int64_t)((struct fuse_entry_out *)rep.body)->nodeid;
 }
 
@@ -477,7 +480,13 @@ static void test_lookup_getattr(void)
 	CHECK_EQ(getattr((uint64_t)id, NULL), -ENOENT); /* forgotten ids are gone for good */
 	CHECK(lookup(FUSE_ROOT_ID, "file.txt", NULL) != id);
 
-	CHECK_EQ(lookup(FUSE_ROOT_ID, "missing", NULL), -ENOENT);
+	/* A missing name is a negative entry, cached for the entry timeout. */
+	memset(&e, 0xff, sizeof(e));
+	CHECK_EQ(lookup(FUSE_ROOT_ID, "missing", &e), -ENOENT);
+	CHECK_EQ(e.nodeid, 0);
+	CHECK_EQ(e.entry_valid, 1);
+	CHECK_EQ(e.attr_valid, 0);
+	CHECK_EQ(e.attr.ino, 0);
 	dir = lookup(FUSE_ROOT_ID, "dir", &e);
 	CHECK(dir > 0);
 	CHECK(S_ISDIR(e.attr.mode));

@@ -65,6 +65,18 @@ size_t fuse_op_lookup(struct fuse_req *req)
 		return fuse_reply_err(req, ENOENT);
 	err = fuse_lookup_name(req->srv, dir, name, &e);
 	node_put(req->srv, dir);
+	/*
+	 * "No such name" as an entry with node id 0, which the guest caches
+	 * for the entry timeout like a positive one: a name looked up again
+	 * and again (glibc checks /etc/localtime at each localtime() call, so
+	 * once per line of `ls -l`) costs one round trip. A name created on
+	 * the host shows within the timeout, as changes to known names do.
+	 */
+	if (err == -ENOENT) {
+		memset(&e, 0, sizeof(e));
+		e.entry_valid = FUSE_TIMEOUT_SEC;
+		err = 0;
+	}
 	return reply_entry(req, err, &e);
 }
 
