@@ -1039,6 +1039,10 @@ static void test_misc_ops(void)
 	req_add(&r, &(struct fuse_flush_in){.fh = fh}, sizeof(struct fuse_flush_in));
 	CHECK_EQ(send_req(&r).error, 0);
 	CHECK_EQ(release(FUSE_RELEASE, fh), 0);
+	/* A flush of a released handle, or of one that never was. */
+	req_init(&r, FUSE_FLUSH, FUSE_ROOT_ID);
+	req_add(&r, &(struct fuse_flush_in){.fh = fh}, sizeof(struct fuse_flush_in));
+	CHECK_EQ(send_req(&r).error, -EBADF);
 	fh = (uint64_t)do_open(FUSE_OPENDIR, FUSE_ROOT_ID, 0);
 	fs.fh = fh;
 	req_init(&r, FUSE_FSYNCDIR, FUSE_ROOT_ID);

@@ -331,15 +331,29 @@ size_t fuse_op_release(struct fuse_req *req)
 	return fuse_reply_status(req, handle_release(req->srv, in.fh, HANDLE_FILE));
 }
 
+/*
+ * The guest closed one of its fds of the file. Closing a duplicate of the
+ * host fd does on the host what that close means: a host filesystem that
+ * writes back at close (NFS) does so now and reports its error (ENOSPC,
+ * EDQUOT) to the guest's close(), not to nobody at RELEASE.
+ */
 size_t fuse_op_flush(struct fuse_req *req)
 {
 	struct fuse_flush_in in;
 	struct fuse_handle *h;
+	int err = 0, fd;
 
 	memcpy(&in, req->arg, sizeof(in));
 	h = handle_get(req->srv, in.fh, HANDLE_FILE);
+	if (!h)
+		return fuse_reply_err(req, EBADF);
+	if (h->fd >= 0) {
+		fd = fcntl(h->fd, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0 || close(fd))
+			err = -errno;
+	}
 	handle_put(req->srv, h);
-	return fuse_reply_status(req, h ? 0 : -EBADF);
+	return fuse_reply_status(req, err);
 }
 
 /* FSYNC and FSYNCDIR: the same, on a file or a directory handle. */
