@@ -119,12 +119,14 @@ check "nested virtualization off (default): no SVM/VMX in the guest" \
 	sh -c "[ $status -eq 0 ] && grep -qx no-hw-virt '$work/out'"
 
 # --- split irqchip: the VMM's IOAPIC (version 0x20; KVM's own says 0x11),
-# no PIC and no PIT; time from kvm-clock and the TSC-deadline APIC timer
+# no PIC and no PIT; time from kvm-clock and the TSC-deadline APIC timer.
+# `sleep 1` must not end early; the upper bound only catches a stuck timer
+# (starting three programs takes seconds in the test host).
 api --split-irqchip --cpus 2 "$root" /bin/sh -c '
 	dmesg | grep -o -e "Using NULL legacy PIC" -e "IOAPIC\[0\]: apic_id 2, version [0-9]*"
 	echo "xt-pic lines: $(grep -c XT-PIC /proc/interrupts)"
 	t0=$(cut -d" " -f1 /proc/uptime); sleep 1; t1=$(cut -d" " -f1 /proc/uptime)
-	echo "slept: $(awk "BEGIN { d = $t1 - $t0; print (d >= 0.9 && d < 3) ? \"ok\" : d }")"
+	echo "slept: $(awk "BEGIN { d = $t1 - $t0; print (d >= 0.9 && d < 10) ? \"ok\" : d }")"
 	exit 7'
 check "split irqchip: the guest uses our IOAPIC, has no PIC, sleeps 1 s, exits 7" \
 	sh -c "[ $status -eq 7 ] && [ \"\$(cat '$work/out')\" = 'IOAPIC[0]: apic_id 2, version 32

@@ -23,9 +23,10 @@ idle_s=${KVMHOST_IDLE_TIMEOUT:-0}
 compress=${KVMHOST_COMPRESS:-none}
 # The test host's kernel ticks periodically (nohz=off highres=off). In its
 # default tickless mode it wedged about once per 10 minutes under heavy guest
-# exits: its one-shot local APIC timer interrupt gets lost in QEMU's TCG
-# emulation of SVM now and then, and nothing re-arms it, so its timers stop
-# (even `timeout` never fires). Measured on a reproducer, 2000 lines of
+# exits, its timers stopped (even `timeout` never fired). The likely cause,
+# not proven: QEMU's TCG emulation of SVM now and then loses the one-shot
+# local APIC timer interrupt, and nothing re-arms it. Measured on a
+# reproducer, 2000 lines of
 # serial output from the guest, booted in a loop: wedged at run 2 and at
 # run 9 when tickless; 30 of 30 runs with the periodic tick, where the next
 # tick comes anyway.

@@ -192,11 +192,12 @@ void ioapic_mmio_write(struct ioapic *io, uint64_t offset, const void *data, uin
 
 void ioapic_set_line(struct ioapic *io, unsigned int pin, int level)
 {
-	uint32_t bit = 1u << pin;
+	uint32_t bit;
 	bool was_up;
 
 	if (pin >= IOAPIC_NUM_PINS)
 		return;
+	bit = 1u << pin;
 	pthread_mutex_lock(&io->lock);
 	was_up = io->line & bit;
 	io->line = level ? io->line | bit : io->line & ~bit;
