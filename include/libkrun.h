@@ -125,9 +125,9 @@ int32_t krun_add_disk2(uint32_t ctx_id, const char *block_id, const char *disk_p
 		       uint32_t disk_format, bool read_only);
 
 /* How guest flush requests on a disk are honoured. */
-#define KRUN_SYNC_NONE    0 /* ignore flushes: fast, may lose data on a host crash */
+#define KRUN_SYNC_NONE	  0 /* ignore flushes: fast, may lose data on a host crash */
 #define KRUN_SYNC_RELAXED 1 /* flush host buffers (same as FULL on Linux) */
-#define KRUN_SYNC_FULL    2 /* flush all the way to stable storage */
+#define KRUN_SYNC_FULL	  2 /* flush all the way to stable storage */
 
 /* Like krun_add_disk2() with O_DIRECT ("direct_io") and a KRUN_SYNC_* mode. */
 int32_t krun_add_disk3(uint32_t ctx_id, const char *block_id, const char *disk_path,
@@ -157,7 +157,7 @@ int32_t krun_add_virtiofs3(uint32_t ctx_id, const char *c_tag, const char *c_pat
  */
 
 /* Network flags. */
-#define NET_FLAG_VFKIT       (1 << 0) /* send the vfkit magic (gvproxy in vfkit mode) */
+#define NET_FLAG_VFKIT	     (1 << 0) /* send the vfkit magic (gvproxy in vfkit mode) */
 #define NET_FLAG_DHCP_CLIENT (1 << 1)
 
 /* Transparent Socket Impersonation over vsock. */
@@ -177,7 +177,7 @@ int32_t krun_add_virtiofs3(uint32_t ctx_id, const char *c_tag, const char *c_pat
 /* The feature set used by krun_set_passt_fd() and krun_set_gvproxy_path(). */
 #define COMPAT_NET_FEATURES                                                                        \
 	NET_FEATURE_CSUM | NET_FEATURE_GUEST_CSUM | NET_FEATURE_GUEST_TSO4 |                       \
-		NET_FEATURE_GUEST_UFO | NET_FEATURE_HOST_TSO4 | NET_FEATURE_HOST_UFO
+	    NET_FEATURE_GUEST_UFO | NET_FEATURE_HOST_TSO4 | NET_FEATURE_HOST_UFO
 
 /*
  * Add a virtio-net interface backed by a stream socket to a userspace network
@@ -193,8 +193,8 @@ int32_t krun_add_net_unixgram(uint32_t ctx_id, const char *c_path, int fd, uint8
 			      uint32_t features, uint32_t flags);
 
 /* Add a virtio-net interface on the host tap device "c_tap_name". */
-int32_t krun_add_net_tap(uint32_t ctx_id, char *c_tap_name, uint8_t *const c_mac,
-			 uint32_t features, uint32_t flags);
+int32_t krun_add_net_tap(uint32_t ctx_id, char *c_tap_name, uint8_t *const c_mac, uint32_t features,
+			 uint32_t flags);
 
 /* Deprecated: use krun_add_net_unixstream(). */
 int32_t krun_set_passt_fd(uint32_t ctx_id, int fd);
@@ -216,17 +216,17 @@ int32_t krun_set_port_map(uint32_t ctx_id, const char *const port_map[]);
  */
 
 /* virglrenderer flags. */
-#define VIRGLRENDERER_USE_EGL            1 << 0
-#define VIRGLRENDERER_THREAD_SYNC        1 << 1
-#define VIRGLRENDERER_USE_GLX            1 << 2
-#define VIRGLRENDERER_USE_SURFACELESS    1 << 3
-#define VIRGLRENDERER_USE_GLES           1 << 4
-#define VIRGLRENDERER_USE_EXTERNAL_BLOB  1 << 5
-#define VIRGLRENDERER_VENUS              1 << 6
-#define VIRGLRENDERER_NO_VIRGL           1 << 7
+#define VIRGLRENDERER_USE_EGL		 1 << 0
+#define VIRGLRENDERER_THREAD_SYNC	 1 << 1
+#define VIRGLRENDERER_USE_GLX		 1 << 2
+#define VIRGLRENDERER_USE_SURFACELESS	 1 << 3
+#define VIRGLRENDERER_USE_GLES		 1 << 4
+#define VIRGLRENDERER_USE_EXTERNAL_BLOB	 1 << 5
+#define VIRGLRENDERER_VENUS		 1 << 6
+#define VIRGLRENDERER_NO_VIRGL		 1 << 7
 #define VIRGLRENDERER_USE_ASYNC_FENCE_CB 1 << 8
-#define VIRGLRENDERER_RENDER_SERVER      1 << 9
-#define VIRGLRENDERER_DRM                1 << 10
+#define VIRGLRENDERER_RENDER_SERVER	 1 << 9
+#define VIRGLRENDERER_DRM		 1 << 10
 
 /* Enable a virtio-gpu device with the given virglrenderer flags. */
 int32_t krun_set_gpu_options(uint32_t ctx_id, uint32_t virgl_flags);
@@ -251,8 +251,7 @@ int32_t krun_display_set_physical_size(uint32_t ctx_id, uint32_t display_id, uin
 				       uint16_t height_mm);
 
 /* Refresh rate in Hz of one display. */
-int32_t krun_display_set_refresh_rate(uint32_t ctx_id, uint32_t display_id,
-				      uint32_t refresh_rate);
+int32_t krun_display_set_refresh_rate(uint32_t ctx_id, uint32_t display_id, uint32_t refresh_rate);
 
 /*
  * Context-wide defaults for every display: DPI, and physical size in
@@ -263,13 +262,11 @@ int32_t krun_set_display_dpi(uint32_t ctx_id, uint32_t dpi);
 int32_t krun_set_display_physical_size(uint32_t ctx_id, uint16_t width_mm, uint16_t height_mm);
 
 /* Display backend callbacks (struct krun_display_backend of libkrun_display.h). */
-int32_t krun_set_display_backend(uint32_t ctx_id, const void *display_backend,
-				 size_t backend_size);
+int32_t krun_set_display_backend(uint32_t ctx_id, const void *display_backend, size_t backend_size);
 
 /* Add a virtio-input device from a configuration and an event provider object. */
-int krun_add_input_device(uint32_t ctx_id, const void *config_backend,
-			  size_t config_backend_size, const void *events_backend,
-			  size_t events_backend_size);
+int krun_add_input_device(uint32_t ctx_id, const void *config_backend, size_t config_backend_size,
+			  const void *events_backend, size_t events_backend_size);
 
 /* Pass a host /dev/input/event* device through to the guest. */
 int krun_add_input_device_fd(uint32_t ctx_id, int input_fd);
@@ -280,31 +277,31 @@ int krun_add_input_device_fd(uint32_t ctx_id, int input_fd);
 
 /* Device types (the virtio device ids). */
 #define KRUN_VIRTIO_DEVICE_CONSOLE 3
-#define KRUN_VIRTIO_DEVICE_RNG     4
-#define KRUN_VIRTIO_DEVICE_GPU     16
-#define KRUN_VIRTIO_DEVICE_RTC     17
+#define KRUN_VIRTIO_DEVICE_RNG	   4
+#define KRUN_VIRTIO_DEVICE_GPU	   16
+#define KRUN_VIRTIO_DEVICE_RTC	   17
 #define KRUN_VIRTIO_DEVICE_INPUT   18
 #define KRUN_VIRTIO_DEVICE_VSOCK   19
-#define KRUN_VIRTIO_DEVICE_SND     25
-#define KRUN_VIRTIO_DEVICE_CAN     36
+#define KRUN_VIRTIO_DEVICE_SND	   25
+#define KRUN_VIRTIO_DEVICE_CAN	   36
 
 /* Default queue layouts per device type. */
 #define KRUN_VHOST_USER_CONSOLE_NUM_QUEUES  4
 #define KRUN_VHOST_USER_CONSOLE_QUEUE_SIZES ((uint16_t[]){128, 128, 64, 64})
-#define KRUN_VHOST_USER_RNG_NUM_QUEUES      1
-#define KRUN_VHOST_USER_RNG_QUEUE_SIZES     ((uint16_t[]){256})
-#define KRUN_VHOST_USER_RTC_NUM_QUEUES      2
-#define KRUN_VHOST_USER_RTC_QUEUE_SIZES     ((uint16_t[]){1024, 1024})
+#define KRUN_VHOST_USER_RNG_NUM_QUEUES	    1
+#define KRUN_VHOST_USER_RNG_QUEUE_SIZES	    ((uint16_t[]){256})
+#define KRUN_VHOST_USER_RTC_NUM_QUEUES	    2
+#define KRUN_VHOST_USER_RTC_QUEUE_SIZES	    ((uint16_t[]){1024, 1024})
 #define KRUN_VHOST_USER_INPUT_NUM_QUEUES    2
 #define KRUN_VHOST_USER_INPUT_QUEUE_SIZES   ((uint16_t[]){1024, 1024})
-#define KRUN_VHOST_USER_SND_NUM_QUEUES      4
-#define KRUN_VHOST_USER_SND_QUEUE_SIZES     ((uint16_t[]){64, 64, 64, 64})
+#define KRUN_VHOST_USER_SND_NUM_QUEUES	    4
+#define KRUN_VHOST_USER_SND_QUEUE_SIZES	    ((uint16_t[]){64, 64, 64, 64})
 #define KRUN_VHOST_USER_VSOCK_NUM_QUEUES    3
 #define KRUN_VHOST_USER_VSOCK_QUEUE_SIZES   ((uint16_t[]){128, 128, 128})
-#define KRUN_VHOST_USER_CAN_NUM_QUEUES      3
-#define KRUN_VHOST_USER_CAN_QUEUE_SIZES     ((uint16_t[]){64, 64, 64})
-#define KRUN_VHOST_USER_GPU_NUM_QUEUES      2
-#define KRUN_VHOST_USER_GPU_QUEUE_SIZES     ((uint16_t[]){1024, 1024})
+#define KRUN_VHOST_USER_CAN_NUM_QUEUES	    3
+#define KRUN_VHOST_USER_CAN_QUEUE_SIZES	    ((uint16_t[]){64, 64, 64})
+#define KRUN_VHOST_USER_GPU_NUM_QUEUES	    2
+#define KRUN_VHOST_USER_GPU_QUEUE_SIZES	    ((uint16_t[]){1024, 1024})
 
 /*
  * Add a device served by an external vhost-user backend listening on
@@ -320,7 +317,8 @@ int32_t krun_add_vhost_user_device(uint32_t ctx_id, uint32_t device_type, const 
  * The workload
  */
 
-/* Resource limits for the workload, as "RESOURCE=CUR:MAX" strings (e.g. "RLIMIT_NOFILE=1024:4096"). */
+/* Resource limits for the workload, as "RESOURCE=CUR:MAX" strings (e.g. "RLIMIT_NOFILE=1024:4096").
+ */
 int32_t krun_set_rlimits(uint32_t ctx_id, const char *const rlimits[]);
 
 /*
@@ -351,8 +349,8 @@ int32_t krun_set_firmware(uint32_t ctx_id, const char *firmware_path);
  * The compressed formats hold either kind of uncompressed kernel, an ELF
  * vmlinux or a bzImage; which one is told by its magic once decompressed.
  */
-#define KRUN_KERNEL_FORMAT_RAW        0 /* bzImage (x86 boot protocol >= 2.12) */
-#define KRUN_KERNEL_FORMAT_ELF        1 /* vmlinux: a 64-bit x86 ELF executable */
+#define KRUN_KERNEL_FORMAT_RAW	      0 /* bzImage (x86 boot protocol >= 2.12) */
+#define KRUN_KERNEL_FORMAT_ELF	      1 /* vmlinux: a 64-bit x86 ELF executable */
 #define KRUN_KERNEL_FORMAT_PE_GZ      2 /* PE/EFI image with a compressed kernel inside */
 #define KRUN_KERNEL_FORMAT_IMAGE_BZ2  3 /* the file is a bzip2 stream */
 #define KRUN_KERNEL_FORMAT_IMAGE_GZ   4 /* the file is a gzip stream */
@@ -438,16 +436,16 @@ int32_t krun_set_nested_virt(uint32_t ctx_id, bool enabled);
 int32_t krun_check_nested_virt(void);
 
 /* Feature ids for krun_has_feature(). */
-#define KRUN_FEATURE_NET                 0
-#define KRUN_FEATURE_BLK                 1
-#define KRUN_FEATURE_GPU                 2
-#define KRUN_FEATURE_INPUT               4
-#define KRUN_FEATURE_TEE                 6
-#define KRUN_FEATURE_AMD_SEV             7
-#define KRUN_FEATURE_INTEL_TDX           8
-#define KRUN_FEATURE_AWS_NITRO           9
+#define KRUN_FEATURE_NET		 0
+#define KRUN_FEATURE_BLK		 1
+#define KRUN_FEATURE_GPU		 2
+#define KRUN_FEATURE_INPUT		 4
+#define KRUN_FEATURE_TEE		 6
+#define KRUN_FEATURE_AMD_SEV		 7
+#define KRUN_FEATURE_INTEL_TDX		 8
+#define KRUN_FEATURE_AWS_NITRO		 9
 #define KRUN_FEATURE_VIRGL_RESOURCE_MAP2 10
-#define KRUN_FEATURE_INIT_BLOB           11
+#define KRUN_FEATURE_INIT_BLOB		 11
 
 /* 1 if the feature is built in, 0 if not, -EINVAL for an unknown id. */
 int32_t krun_has_feature(uint64_t feature);

@@ -164,7 +164,8 @@ static int wait_for_workload(pid_t workload, const sigset_t *set, int shutdown_f
 			timeout = KRUN_SHUTDOWN_GRACE_S * 1000;
 		}
 		if ((fds[0].revents & POLLIN) &&
-		    read(fds[0].fd, &info, sizeof(info)) == sizeof(info) && info.ssi_signo != SIGCHLD)
+		    read(fds[0].fd, &info, sizeof(info)) == sizeof(info) &&
+		    info.ssi_signo != SIGCHLD)
 			forward_signal(workload, (int)info.ssi_signo);
 	}
 }

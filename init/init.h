@@ -52,7 +52,7 @@ struct config {
 struct stdio {
 	int fd[3];
 	bool on_console[3];
-	int console_fd; /* the console terminal, or -1 if no fd uses it */
+	int console_fd;	 /* the console terminal, or -1 if no fd uses it */
 	int shutdown_fd; /* KRUN_PORT_SHUTDOWN, or -1 */
 };
 

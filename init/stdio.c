@@ -23,10 +23,10 @@
 #define DEV_PATH_SIZE (sizeof("/dev/") + sizeof(((struct dirent *)0)->d_name))
 
 /* Ports by index: fds 0-2 of the workload, then the shutdown request port. */
-#define NPORTS        4
+#define NPORTS	      4
 #define SHUTDOWN_PORT 3
 static const char *const port_names[NPORTS] = {KRUN_PORT_STDIN, KRUN_PORT_STDOUT, KRUN_PORT_STDERR,
-						KRUN_PORT_SHUTDOWN};
+					       KRUN_PORT_SHUTDOWN};
 
 /* Reads a small sysfs attribute into @buf, without the trailing newline. */
 static int read_attr(const char *path, char *buf, size_t size)

@@ -38,20 +38,20 @@
 
 #define KRUN_EXIT_STATUS_PORT 0x501
 #define KRUN_CONFIG_PATH      "/.krun_config"
-#define KRUN_INIT_PATH        "/init.krun"
+#define KRUN_INIT_PATH	      "/init.krun"
 
 /* Names of the virtio-console ports that carry non-terminal stdio. */
-#define KRUN_PORT_STDIN  "krun-stdin"
-#define KRUN_PORT_STDOUT "krun-stdout"
-#define KRUN_PORT_STDERR "krun-stderr"
+#define KRUN_PORT_STDIN	   "krun-stdin"
+#define KRUN_PORT_STDOUT   "krun-stdout"
+#define KRUN_PORT_STDERR   "krun-stderr"
 #define KRUN_PORT_SHUTDOWN "krun-shutdown"
 
-#define KRUN_SHUTDOWN_GRACE_S   5
+#define KRUN_SHUTDOWN_GRACE_S	5
 #define KRUN_SHUTDOWN_TIMEOUT_S 10
 
 /* Exit statuses init uses for its own failures (those of a shell). */
 #define KRUN_STATUS_SETUP_FAILED 125 /* could not set up the environment */
-#define KRUN_STATUS_NOT_EXEC     126 /* found, but could not be executed */
-#define KRUN_STATUS_NOT_FOUND    127 /* no such program */
+#define KRUN_STATUS_NOT_EXEC	 126 /* found, but could not be executed */
+#define KRUN_STATUS_NOT_FOUND	 127 /* no such program */
 
 #endif

@@ -39,13 +39,13 @@ static const struct {
 	const char *name;
 	uint32_t format;
 } formats[] = {
-	{"elf", KRUN_KERNEL_FORMAT_ELF},
-	{"bzimage", KRUN_KERNEL_FORMAT_RAW},
-	{"raw", KRUN_KERNEL_FORMAT_RAW},
-	{"pe-gz", KRUN_KERNEL_FORMAT_PE_GZ},
-	{"image-bz2", KRUN_KERNEL_FORMAT_IMAGE_BZ2},
-	{"image-gz", KRUN_KERNEL_FORMAT_IMAGE_GZ},
-	{"image-zstd", KRUN_KERNEL_FORMAT_IMAGE_ZSTD},
+    {"elf", KRUN_KERNEL_FORMAT_ELF},
+    {"bzimage", KRUN_KERNEL_FORMAT_RAW},
+    {"raw", KRUN_KERNEL_FORMAT_RAW},
+    {"pe-gz", KRUN_KERNEL_FORMAT_PE_GZ},
+    {"image-bz2", KRUN_KERNEL_FORMAT_IMAGE_BZ2},
+    {"image-gz", KRUN_KERNEL_FORMAT_IMAGE_GZ},
+    {"image-zstd", KRUN_KERNEL_FORMAT_IMAGE_ZSTD},
 };
 
 /* A name from the table, or a number passed through for libkrun to judge. */
@@ -75,16 +75,16 @@ struct options {
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
-		{"cpus", required_argument, NULL, 'c'},
-		{"memory", required_argument, NULL, 'm'},
-		{"kernel", required_argument, NULL, 'k'},
-		{"kernel-format", required_argument, NULL, 'f'},
-		{"append", required_argument, NULL, 'a'},
-		{"console-output", required_argument, NULL, 'o'},
-		{"split-irqchip", no_argument, NULL, 's'},
-		{"log-level", required_argument, NULL, 'l'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	    {"cpus", required_argument, NULL, 'c'},
+	    {"memory", required_argument, NULL, 'm'},
+	    {"kernel", required_argument, NULL, 'k'},
+	    {"kernel-format", required_argument, NULL, 'f'},
+	    {"append", required_argument, NULL, 'a'},
+	    {"console-output", required_argument, NULL, 'o'},
+	    {"split-irqchip", no_argument, NULL, 's'},
+	    {"log-level", required_argument, NULL, 'l'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	int c;
 
@@ -138,7 +138,9 @@ static int check(const char *what, int ret)
 
 int main(int argc, char **argv)
 {
-	struct options o = {.cpus = 1, .memory = 512, .log_level = KRUN_LOG_LEVEL_WARN,
+	struct options o = {.cpus = 1,
+			    .memory = 512,
+			    .log_level = KRUN_LOG_LEVEL_WARN,
 			    .format = KRUN_KERNEL_FORMAT_ELF};
 	int ctx;
 
@@ -154,12 +156,11 @@ int main(int argc, char **argv)
 		return 1;
 	if (check("krun_set_vm_config",
 		  krun_set_vm_config((uint32_t)ctx, (uint8_t)o.cpus, (uint32_t)o.memory)) < 0 ||
-	    check("krun_set_kernel", krun_set_kernel((uint32_t)ctx, o.kernel, o.format,
-						     o.initramfs, o.append)) < 0)
+	    check("krun_set_kernel",
+		  krun_set_kernel((uint32_t)ctx, o.kernel, o.format, o.initramfs, o.append)) < 0)
 		return 1;
-	if (o.console_output &&
-	    check("krun_set_console_output",
-		  krun_set_console_output((uint32_t)ctx, o.console_output)) < 0)
+	if (o.console_output && check("krun_set_console_output",
+				      krun_set_console_output((uint32_t)ctx, o.console_output)) < 0)
 		return 1;
 	if (o.split_irqchip &&
 	    check("krun_split_irqchip", krun_split_irqchip((uint32_t)ctx, true)) < 0)

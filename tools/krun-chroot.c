@@ -78,17 +78,17 @@ static int parse_user(const char *arg, struct options *o)
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
-		{"cpus", required_argument, NULL, 'c'},
-		{"memory", required_argument, NULL, 'm'},
-		{"env", required_argument, NULL, 'e'},
-		{"workdir", required_argument, NULL, 'w'},
-		{"volume", required_argument, NULL, 'v'},
-		{"log-level", required_argument, NULL, 'l'},
-		{"user", required_argument, NULL, 'u'},
-		{"rlimit", required_argument, NULL, 'r'},
-		{"oem-string", required_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	    {"cpus", required_argument, NULL, 'c'},
+	    {"memory", required_argument, NULL, 'm'},
+	    {"env", required_argument, NULL, 'e'},
+	    {"workdir", required_argument, NULL, 'w'},
+	    {"volume", required_argument, NULL, 'v'},
+	    {"log-level", required_argument, NULL, 'l'},
+	    {"user", required_argument, NULL, 'u'},
+	    {"rlimit", required_argument, NULL, 'r'},
+	    {"oem-string", required_argument, NULL, 'o'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	int c;
 
@@ -171,14 +171,15 @@ static int configure(uint32_t ctx, const struct options *o)
 	if (o->gid >= 0 && check("gid", krun_setgid(ctx, (gid_t)o->gid)))
 		return -1;
 	/* The host's environment stays on the host: only --env crosses. */
-	return check("command", krun_set_exec(ctx, o->command[0], (const char *const *)o->command + 1,
-					      o->nenv ? o->env : no_env));
+	return check("command",
+		     krun_set_exec(ctx, o->command[0], (const char *const *)o->command + 1,
+				   o->nenv ? o->env : no_env));
 }
 
 int main(int argc, char **argv)
 {
-	struct options o = {.cpus = 1, .memory = 512, .log_level = KRUN_LOG_LEVEL_WARN,
-			    .uid = -1, .gid = -1};
+	struct options o = {
+	    .cpus = 1, .memory = 512, .log_level = KRUN_LOG_LEVEL_WARN, .uid = -1, .gid = -1};
 	int ctx;
 
 	if (parse_args(argc, argv, &o) < 0) {

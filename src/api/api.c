@@ -57,8 +57,8 @@ KRUN_EXPORT int32_t krun_set_kernel(uint32_t ctx_id, const char *kernel_path,
 				    uint32_t kernel_format, const char *initramfs,
 				    const char *cmdline)
 {
-	return WITH_CONFIG(ctx_id, cfg,
-			   vm_config_set_kernel(cfg, kernel_path, kernel_format, initramfs, cmdline));
+	return WITH_CONFIG(
+	    ctx_id, cfg, vm_config_set_kernel(cfg, kernel_path, kernel_format, initramfs, cmdline));
 }
 
 KRUN_EXPORT int32_t krun_set_kernel_console(uint32_t ctx_id, const char *console_id)

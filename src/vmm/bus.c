@@ -40,8 +40,8 @@ int bus_read(struct bus *bus, uint64_t addr, void *data, uint32_t len)
 
 	if (!d || !d->ops->read) {
 		memset(data, 0xff, len);
-		pr_trace("%s bus: unclaimed read at 0x%llx/%u", bus->name,
-			 (unsigned long long)addr, len);
+		pr_trace("%s bus: unclaimed read at 0x%llx/%u", bus->name, (unsigned long long)addr,
+			 len);
 		return -ENOENT;
 	}
 	d->ops->read(d, addr - d->base, data, len);

@@ -12,17 +12,17 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define VM_MAX_VCPUS      64	     /* the guest kernel's NR_CPUS */
-#define VM_MIN_RAM_MIB    32
-#define VM_MAX_RAM_MIB    (1u << 20) /* 1 TiB */
-#define VM_MAX_PATH       4096
-#define VM_MAX_CMDLINE    2048	     /* COMMAND_LINE_SIZE of x86 Linux */
-#define VM_MAX_ARGS       4096	     /* entries in argv/envp/rlimit arrays */
-#define VM_MAX_STRING     (128 * 1024)
+#define VM_MAX_VCPUS   64 /* the guest kernel's NR_CPUS */
+#define VM_MIN_RAM_MIB 32
+#define VM_MAX_RAM_MIB (1u << 20) /* 1 TiB */
+#define VM_MAX_PATH    4096
+#define VM_MAX_CMDLINE 2048 /* COMMAND_LINE_SIZE of x86 Linux */
+#define VM_MAX_ARGS    4096 /* entries in argv/envp/rlimit arrays */
+#define VM_MAX_STRING  (128 * 1024)
 /* SMBIOS OEM strings: the type 11 count is a byte; all of them, NULs included,
  * fit in the SMBIOS region of guest memory with room to spare. */
-#define VM_MAX_OEM_STRINGS      255
-#define VM_MAX_OEM_STRING_LEN   1024
+#define VM_MAX_OEM_STRINGS	255
+#define VM_MAX_OEM_STRING_LEN	1024
 #define VM_MAX_OEM_STRINGS_SIZE (48 * 1024)
 
 #define VM_DEFAULT_VCPUS   1
@@ -43,8 +43,8 @@ struct fs_share {
 };
 
 /* Consoles added through the API (krun_add_*_console*). */
-#define VM_MAX_CONSOLES      4
-#define VM_MAX_SERIALS       2 /* COM1 and COM2: COM3/4 would share their IRQs */
+#define VM_MAX_CONSOLES	     4
+#define VM_MAX_SERIALS	     2 /* COM1 and COM2: COM3/4 would share their IRQs */
 #define VM_MAX_CONSOLE_PORTS 16
 
 enum console_kind {
@@ -120,7 +120,7 @@ struct pending_devices {
 	unsigned int nnets;
 	uint8_t net_mac[6]; /* krun_set_net_mac */
 	bool has_net_mac;
-	bool vsock_added;   /* krun_add_vsock */
+	bool vsock_added; /* krun_add_vsock */
 	uint32_t tsi_features;
 	bool no_implicit_vsock;
 	struct vsock_port_config vsock_ports[VM_MAX_VSOCK_PORTS];
@@ -138,7 +138,7 @@ struct vm_config {
 	char *kernel_path;
 	uint32_t kernel_format;
 	char *initramfs_path;
-	char *extra_cmdline; /* appended to the VMM's own command line */
+	char *extra_cmdline;  /* appended to the VMM's own command line */
 	char *kernel_console; /* value of console=, NULL for the default */
 
 	char *console_output; /* implicit console writes here instead of stdout */

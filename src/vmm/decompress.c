@@ -182,9 +182,9 @@ static bool zst_starts(const uint8_t *p, size_t n)
 }
 
 static const struct codec codecs[] = {
-	[COMPRESSION_GZIP] = {"gzip", gz_init, gz_step, gz_end, gz_starts},
-	[COMPRESSION_BZIP2] = {"bzip2", bz_init, bz_step, bz_end, bz_starts},
-	[COMPRESSION_ZSTD] = {"zstd", zst_init, zst_step, zst_end, zst_starts},
+    [COMPRESSION_GZIP] = {"gzip", gz_init, gz_step, gz_end, gz_starts},
+    [COMPRESSION_BZIP2] = {"bzip2", bz_init, bz_step, bz_end, bz_starts},
+    [COMPRESSION_ZSTD] = {"zstd", zst_init, zst_step, zst_end, zst_starts},
 };
 
 /* Room for at least one more byte of output, or -EFBIG at the limit. */
@@ -315,7 +315,7 @@ int decompress(enum compression comp, const uint8_t *in, size_t in_size, size_t 
 #define ZBOOT_PAYLOAD_OFFSET 8
 #define ZBOOT_PAYLOAD_SIZE   12
 #define ZBOOT_COMP_OFFSET    24
-#define ZBOOT_COMP_LEN       (0x38 - ZBOOT_COMP_OFFSET)
+#define ZBOOT_COMP_LEN	     (0x38 - ZBOOT_COMP_OFFSET)
 #define PE_GZIP_MAX_TRIES    16
 
 static uint32_t get_le32(const uint8_t *p)
@@ -342,9 +342,9 @@ static int pe_check(const uint8_t *d, size_t n)
 static int zboot_compression(const uint8_t *d, enum compression *comp)
 {
 	static const char *const names[] = {
-		[COMPRESSION_GZIP] = "gzip",
-		[COMPRESSION_BZIP2] = "bzip2",
-		[COMPRESSION_ZSTD] = "zstd",
+	    [COMPRESSION_GZIP] = "gzip",
+	    [COMPRESSION_BZIP2] = "bzip2",
+	    [COMPRESSION_ZSTD] = "zstd",
 	};
 	const char *type = (const char *)d + ZBOOT_COMP_OFFSET;
 	size_t len = strnlen(type, ZBOOT_COMP_LEN);

@@ -36,8 +36,7 @@ size_t iov_to_buf(const struct iovec *iov, unsigned int n, size_t skip, void *bu
 	return iov_copy(iov, n, skip, buf, len, false);
 }
 
-size_t buf_to_iov(const struct iovec *iov, unsigned int n, size_t skip, const void *buf,
-		  size_t len)
+size_t buf_to_iov(const struct iovec *iov, unsigned int n, size_t skip, const void *buf, size_t len)
 {
 	return iov_copy(iov, n, skip, (uint8_t *)buf, len, true);
 }

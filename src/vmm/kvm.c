@@ -11,7 +11,7 @@
 #include "vmm/kvm.h"
 #include "vmm/log.h"
 
-#define CPUID_1_ECX_VMX        (1u << 5)
+#define CPUID_1_ECX_VMX	       (1u << 5)
 #define CPUID_80000001_ECX_SVM (1u << 2)
 
 int kvm_open(void)

@@ -19,8 +19,8 @@
 #include "vmm/util.h"
 
 static const char *const level_names[] = {"off", "error", "warn", "info", "debug", "trace"};
-static const char *const level_colors[] = {"", "\033[31m", "\033[33m", "\033[32m", "\033[36m",
-					   "\033[90m"};
+static const char *const level_colors[] = {"",	       "\033[31m", "\033[33m",
+					   "\033[32m", "\033[36m", "\033[90m"};
 
 static struct {
 	pthread_mutex_t lock;
@@ -29,9 +29,9 @@ static struct {
 	uint32_t level;
 	bool color;
 } log_state = {
-	.lock = PTHREAD_MUTEX_INITIALIZER,
-	.fd = STDERR_FILENO,
-	.level = KRUN_LOG_LEVEL_WARN,
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .fd = STDERR_FILENO,
+    .level = KRUN_LOG_LEVEL_WARN,
 };
 
 static int parse_level(const char *s, uint32_t *level)
@@ -142,8 +142,9 @@ void log_msg(uint32_t level, const char *fmt, ...)
 	if (!log_enabled(level))
 		return;
 
-	n = snprintf(line, sizeof(line), "%s[krun %s]%s ", log_state.color ? level_colors[level] : "",
-		     level_names[level], log_state.color ? "\033[0m" : "");
+	n = snprintf(line, sizeof(line), "%s[krun %s]%s ",
+		     log_state.color ? level_colors[level] : "", level_names[level],
+		     log_state.color ? "\033[0m" : "");
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 	va_end(ap);

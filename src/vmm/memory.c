@@ -31,7 +31,7 @@ int guest_mem_init(struct guest_mem *mem, uint64_t ram_size)
 	mem->nregions = 1;
 	if (ram_size > low) {
 		mem->regions[1] =
-			(struct guest_region){MMIO_HOLE_END, ram_size - low, (uint8_t *)map + low};
+		    (struct guest_region){MMIO_HOLE_END, ram_size - low, (uint8_t *)map + low};
 		mem->nregions = 2;
 	}
 	return 0;

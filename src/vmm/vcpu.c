@@ -82,7 +82,8 @@ static void report_failure(struct vcpu *vcpu, const char *what)
 	struct kvm_regs regs;
 
 	if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) == 0)
-		pr_err("vCPU %u: %s at rip 0x%llx", vcpu->index, what, (unsigned long long)regs.rip);
+		pr_err("vCPU %u: %s at rip 0x%llx", vcpu->index, what,
+		       (unsigned long long)regs.rip);
 	else
 		pr_err("vCPU %u: %s", vcpu->index, what);
 	vm_stop(vcpu->vm, VM_STOP_ERROR, VM_STATUS_VMM_ERROR);
@@ -96,7 +97,7 @@ static void report_failure(struct vcpu *vcpu, const char *what)
 static void report_internal_error(struct vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;
-	struct kvm_translation tr = { 0 };
+	struct kvm_translation tr = {0};
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
 	char text[256];

@@ -67,10 +67,10 @@ static int add_memory_regions(struct vm *vm)
 	for (unsigned int i = 0; i < vm->mem.nregions; i++) {
 		struct guest_region *r = &vm->mem.regions[i];
 		struct kvm_userspace_memory_region region = {
-			.slot = i,
-			.guest_phys_addr = r->gpa,
-			.memory_size = r->size,
-			.userspace_addr = (uint64_t)(uintptr_t)r->hva,
+		    .slot = i,
+		    .guest_phys_addr = r->gpa,
+		    .memory_size = r->size,
+		    .userspace_addr = (uint64_t)(uintptr_t)r->hva,
 		};
 
 		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
@@ -208,8 +208,8 @@ static int check_overlay_tags(const struct vm_config *cfg)
 {
 	for (unsigned int i = 0; i < cfg->noverlays; i++) {
 		if (!share_exists(cfg, cfg->overlays[i].tag)) {
-			pr_err("overlay %s: no virtio-fs share with tag \"%s\"", cfg->overlays[i].path,
-			       cfg->overlays[i].tag);
+			pr_err("overlay %s: no virtio-fs share with tag \"%s\"",
+			       cfg->overlays[i].path, cfg->overlays[i].tag);
 			return -ENOENT;
 		}
 	}

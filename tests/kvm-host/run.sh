@@ -23,7 +23,7 @@ idle_s=${KVMHOST_IDLE_TIMEOUT:-0}
 compress=${KVMHOST_COMPRESS:-none}
 # The test host's kernel ticks periodically (nohz=off highres=off). In its
 # default tickless mode it wedged about once per 10 minutes under heavy guest
-# exits, its timers stopped (even `timeout` never fired). The likely cause,
+# exits: its timers stopped (even `timeout` never fired). The likely cause,
 # not proven: QEMU's TCG emulation of SVM now and then loses the one-shot
 # local APIC timer interrupt, and nothing re-arms it. Measured on a
 # reproducer, 2000 lines of

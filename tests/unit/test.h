@@ -30,7 +30,7 @@ static int tests_passed, tests_failed;
 			tests_passed++;                                                            \
 		} else {                                                                           \
 			tests_failed++;                                                            \
-			fprintf(stderr, "%s:%d: %s == %s failed: %lld != %lld\n", __FILE__,       \
+			fprintf(stderr, "%s:%d: %s == %s failed: %lld != %lld\n", __FILE__,        \
 				__LINE__, #a, #b, a_, b_);                                         \
 		}                                                                                  \
 	} while (0)
@@ -39,7 +39,7 @@ static int tests_passed, tests_failed;
 	int main(void)                                                                             \
 	{                                                                                          \
 		__VA_ARGS__;                                                                       \
-		printf("%s: %d passed, %d failed\n", name, tests_passed, tests_failed);           \
+		printf("%s: %d passed, %d failed\n", name, tests_passed, tests_failed);            \
 		return tests_failed ? 1 : 0;                                                       \
 	}
 

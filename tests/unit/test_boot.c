@@ -56,11 +56,11 @@ static void test_zero_page(void)
 	struct boot_params *bp = calloc(1, sizeof(*bp));
 	struct setup_header setup = {0};
 	struct boot_info info = {
-		.ram_size = 256 * MiB,
-		.cmdline_addr = BOOT_CMDLINE_ADDR,
-		.cmdline_size = 100,
-		.initrd_addr = 0x5000000,
-		.initrd_size = 12345,
+	    .ram_size = 256 * MiB,
+	    .cmdline_addr = BOOT_CMDLINE_ADDR,
+	    .cmdline_size = 100,
+	    .initrd_addr = 0x5000000,
+	    .initrd_size = 12345,
 	};
 
 	CHECK_EQ(x86_build_zero_page(bp, &info), 0);

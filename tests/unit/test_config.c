@@ -31,9 +31,9 @@ static void test_kernel(void)
 	char *longline = malloc(VM_MAX_CMDLINE + 2);
 
 	vm_config_init(&cfg);
-	CHECK_EQ(vm_config_set_kernel(&cfg, "/nonexistent/vmlinux", KRUN_KERNEL_FORMAT_ELF, NULL,
-				      NULL),
-		 -ENOENT);
+	CHECK_EQ(
+	    vm_config_set_kernel(&cfg, "/nonexistent/vmlinux", KRUN_KERNEL_FORMAT_ELF, NULL, NULL),
+	    -ENOENT);
 	CHECK_EQ(vm_config_set_kernel(&cfg, "/proc/self/exe", 99, NULL, NULL), -EINVAL);
 	CHECK_EQ(vm_config_set_kernel(&cfg, "/proc/self/exe", KRUN_KERNEL_FORMAT_IMAGE_ZSTD + 1,
 				      NULL, NULL),
@@ -44,9 +44,9 @@ static void test_kernel(void)
 		 -ENOENT);
 	memset(longline, 'x', VM_MAX_CMDLINE + 1);
 	longline[VM_MAX_CMDLINE + 1] = 0;
-	CHECK_EQ(vm_config_set_kernel(&cfg, "/proc/self/exe", KRUN_KERNEL_FORMAT_ELF, NULL,
-				      longline),
-		 -E2BIG);
+	CHECK_EQ(
+	    vm_config_set_kernel(&cfg, "/proc/self/exe", KRUN_KERNEL_FORMAT_ELF, NULL, longline),
+	    -E2BIG);
 	CHECK_EQ(cfg.kernel_source, KERNEL_BUNDLED);
 
 	CHECK_EQ(vm_config_set_kernel(&cfg, "/proc/self/exe", KRUN_KERNEL_FORMAT_RAW,
@@ -175,5 +175,5 @@ static void test_strings(void)
 	free(big);
 }
 
-TEST_MAIN("config", test_shape(); test_kernel(); test_cmdline(); test_rlimits();
-	  test_exec_env(); test_strings())
+TEST_MAIN("config", test_shape(); test_kernel(); test_cmdline(); test_rlimits(); test_exec_env();
+	  test_strings())

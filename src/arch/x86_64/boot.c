@@ -67,8 +67,8 @@ int x86_build_zero_page(struct boot_params *bp, const struct boot_info *info)
 	bp->ext_ramdisk_image = (uint32_t)(info->initrd_addr >> 32);
 	bp->ext_ramdisk_size = (uint32_t)(info->initrd_size >> 32);
 
-	bp->e820_entries = (uint8_t)x86_build_e820(bp->e820_table, E820_MAX_ENTRIES_ZEROPAGE,
-						   info->ram_size);
+	bp->e820_entries =
+	    (uint8_t)x86_build_e820(bp->e820_table, E820_MAX_ENTRIES_ZEROPAGE, info->ram_size);
 	return 0;
 }
 

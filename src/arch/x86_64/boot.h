@@ -11,9 +11,9 @@
 
 /* Where the loader put things, as the zero page must describe them. */
 struct boot_info {
-	uint64_t ram_size;	  /* bytes of guest RAM in total */
+	uint64_t ram_size; /* bytes of guest RAM in total */
 	uint64_t cmdline_addr;
-	uint32_t cmdline_size;	  /* including the NUL */
+	uint32_t cmdline_size; /* including the NUL */
 	uint64_t initrd_addr;
 	uint64_t initrd_size;
 	const struct setup_header *setup; /* from a bzImage, or NULL for vmlinux */

@@ -28,8 +28,7 @@ int elf_parse_kernel(const uint8_t *data, size_t size, struct kernel_image *img)
 		return -ENOEXEC;
 	memcpy(&eh, data, sizeof(eh));
 	if (memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
-	    eh.e_ident[EI_DATA] != ELFDATA2LSB || eh.e_machine != EM_X86_64 ||
-	    eh.e_type != ET_EXEC)
+	    eh.e_ident[EI_DATA] != ELFDATA2LSB || eh.e_machine != EM_X86_64 || eh.e_type != ET_EXEC)
 		return -ENOEXEC;
 	if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 ||
 	    !range_ok(eh.e_phoff, (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr), size))
@@ -45,8 +44,8 @@ int elf_parse_kernel(const uint8_t *data, size_t size, struct kernel_image *img)
 		    !range_ok(ph.p_offset, ph.p_filesz, size) ||
 		    ph.p_paddr + ph.p_memsz < ph.p_paddr)
 			return -ENOEXEC;
-		img->segs[img->nsegs++] = (struct kernel_segment){
-			ph.p_paddr, ph.p_offset, ph.p_filesz, ph.p_memsz};
+		img->segs[img->nsegs++] =
+		    (struct kernel_segment){ph.p_paddr, ph.p_offset, ph.p_filesz, ph.p_memsz};
 	}
 	if (!img->nsegs)
 		return -ENOEXEC;
@@ -55,10 +54,10 @@ int elf_parse_kernel(const uint8_t *data, size_t size, struct kernel_image *img)
 }
 
 #define SETUP_HEADER_OFFSET 0x1f1
-#define HDRS_MAGIC          0x53726448
-#define BOOT_FLAG           0xaa55
+#define HDRS_MAGIC	    0x53726448
+#define BOOT_FLAG	    0xaa55
 #define BZIMAGE_MIN_VERSION 0x020c /* 2.12: xloadflags, 64-bit entry */
-#define BZIMAGE_ENTRY64     0x200  /* startup_64 relative to the load address */
+#define BZIMAGE_ENTRY64	    0x200  /* startup_64 relative to the load address */
 
 int bzimage_parse(const uint8_t *data, size_t size, struct kernel_image *img)
 {
@@ -122,12 +121,12 @@ int kernel_parse(uint32_t format, const uint8_t *data, size_t size, struct kerne
 const char *kernel_format_name(uint32_t format)
 {
 	static const char *const names[] = {
-		[KRUN_KERNEL_FORMAT_RAW] = "bzImage",
-		[KRUN_KERNEL_FORMAT_ELF] = "x86_64 ELF vmlinux",
-		[KRUN_KERNEL_FORMAT_PE_GZ] = "PE image with a gzip-compressed kernel",
-		[KRUN_KERNEL_FORMAT_IMAGE_BZ2] = "bzip2-compressed kernel",
-		[KRUN_KERNEL_FORMAT_IMAGE_GZ] = "gzip-compressed kernel",
-		[KRUN_KERNEL_FORMAT_IMAGE_ZSTD] = "zstd-compressed kernel",
+	    [KRUN_KERNEL_FORMAT_RAW] = "bzImage",
+	    [KRUN_KERNEL_FORMAT_ELF] = "x86_64 ELF vmlinux",
+	    [KRUN_KERNEL_FORMAT_PE_GZ] = "PE image with a gzip-compressed kernel",
+	    [KRUN_KERNEL_FORMAT_IMAGE_BZ2] = "bzip2-compressed kernel",
+	    [KRUN_KERNEL_FORMAT_IMAGE_GZ] = "gzip-compressed kernel",
+	    [KRUN_KERNEL_FORMAT_IMAGE_ZSTD] = "zstd-compressed kernel",
 	};
 
 	return format < ARRAY_SIZE(names) ? names[format] : "kernel image";

@@ -19,26 +19,26 @@
 #define MSR_IA32_SYSENTER_EIP 0x176
 #define MSR_IA32_MISC_ENABLE  0x1a0
 #define MSR_MTRR_DEF_TYPE     0x2ff
-#define MSR_STAR              0xc0000081
-#define MSR_LSTAR             0xc0000082
-#define MSR_CSTAR             0xc0000083
+#define MSR_STAR	      0xc0000081
+#define MSR_LSTAR	      0xc0000082
+#define MSR_CSTAR	      0xc0000083
 #define MSR_SYSCALL_MASK      0xc0000084
 #define MSR_KERNEL_GS_BASE    0xc0000102
 
 #define MISC_ENABLE_FAST_STRING 0x1
-#define MTRR_ENABLE_WRITEBACK   ((1u << 11) | 6) /* MTRRs on, default type WB */
+#define MTRR_ENABLE_WRITEBACK	((1u << 11) | 6) /* MTRRs on, default type WB */
 
-#define CR0_PE 0x1ULL
-#define CR0_ET 0x10ULL
-#define CR0_PG 0x80000000ULL
-#define CR4_PAE 0x20ULL
+#define CR0_PE	 0x1ULL
+#define CR0_ET	 0x10ULL
+#define CR0_PG	 0x80000000ULL
+#define CR4_PAE	 0x20ULL
 #define EFER_LME 0x100ULL
 #define EFER_LMA 0x400ULL
 
-#define APIC_LVT0       0x350
-#define APIC_LVT1       0x360
-#define APIC_MODE_MASK  0x700
-#define APIC_MODE_NMI   0x400
+#define APIC_LVT0	0x350
+#define APIC_LVT1	0x360
+#define APIC_MODE_MASK	0x700
+#define APIC_MODE_NMI	0x400
 #define APIC_MODE_EXINT 0x700
 
 static int set_msrs(int fd)
@@ -47,12 +47,16 @@ static int set_msrs(int fd)
 		uint32_t index;
 		uint64_t value;
 	} init[] = {
-		{MSR_IA32_SYSENTER_CS, 0}, {MSR_IA32_SYSENTER_ESP, 0},
-		{MSR_IA32_SYSENTER_EIP, 0}, {MSR_STAR, 0},
-		{MSR_CSTAR, 0},		    {MSR_KERNEL_GS_BASE, 0},
-		{MSR_SYSCALL_MASK, 0},	    {MSR_LSTAR, 0},
-		{MSR_IA32_MISC_ENABLE, MISC_ENABLE_FAST_STRING},
-		{MSR_MTRR_DEF_TYPE, MTRR_ENABLE_WRITEBACK},
+	    {MSR_IA32_SYSENTER_CS, 0},
+	    {MSR_IA32_SYSENTER_ESP, 0},
+	    {MSR_IA32_SYSENTER_EIP, 0},
+	    {MSR_STAR, 0},
+	    {MSR_CSTAR, 0},
+	    {MSR_KERNEL_GS_BASE, 0},
+	    {MSR_SYSCALL_MASK, 0},
+	    {MSR_LSTAR, 0},
+	    {MSR_IA32_MISC_ENABLE, MISC_ENABLE_FAST_STRING},
+	    {MSR_MTRR_DEF_TYPE, MTRR_ENABLE_WRITEBACK},
 	};
 	const size_t n = sizeof(init) / sizeof(init[0]);
 	struct kvm_msrs *msrs = calloc(1, sizeof(*msrs) + n * sizeof(msrs->entries[0]));
@@ -118,16 +122,16 @@ int x86_setup_vcpu(int vcpu_fd)
 static struct kvm_segment flat_segment(uint16_t selector, uint8_t type, bool code)
 {
 	return (struct kvm_segment){
-		.base = 0,
-		.limit = 0xffffffff,
-		.selector = selector,
-		.type = type,
-		.present = 1,
-		.dpl = 0,
-		.db = code ? 0 : 1,
-		.s = 1,
-		.l = code ? 1 : 0,
-		.g = 1,
+	    .base = 0,
+	    .limit = 0xffffffff,
+	    .selector = selector,
+	    .type = type,
+	    .present = 1,
+	    .dpl = 0,
+	    .db = code ? 0 : 1,
+	    .s = 1,
+	    .l = code ? 1 : 0,
+	    .g = 1,
 	};
 }
 

@@ -20,10 +20,10 @@
 #include "vmm/util.h"
 #include "vmm/vm.h"
 
-#define KRUNFW_SONAME     "libkrunfw.so.5"
-#define KERNEL_FILE_MAX   (512 * MiB)
-#define INITRD_FILE_MAX   (2 * GiB)
-#define INITRD_MAX_ADDR   0x7fffffffULL
+#define KRUNFW_SONAME	"libkrunfw.so.5"
+#define KERNEL_FILE_MAX (512 * MiB)
+#define INITRD_FILE_MAX (2 * GiB)
+#define INITRD_MAX_ADDR 0x7fffffffULL
 
 typedef char *(*krunfw_get_kernel_fn)(uint64_t *load_addr, uint64_t *entry_addr, size_t *size);
 
@@ -79,8 +79,8 @@ static int load_kernel_file(struct vm *vm, struct kernel_image *img)
 	}
 	if (kernel_format_compressed(cfg->kernel_format)) {
 		/* The decompressed kernel is bounded like a kernel file. */
-		ret = kernel_decompress(cfg->kernel_format, data, size, KERNEL_FILE_MAX, &raw,
-					&size);
+		ret =
+		    kernel_decompress(cfg->kernel_format, data, size, KERNEL_FILE_MAX, &raw, &size);
 		free(data);
 		if (ret < 0) {
 			pr_err("kernel %s: cannot unpack it as a %s", cfg->kernel_path, what);

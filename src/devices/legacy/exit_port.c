@@ -12,8 +12,7 @@
 #include "vmm/log.h"
 #include "vmm/vm.h"
 
-static void exit_port_write(struct bus_device *dev, uint64_t offset, const void *data,
-			    uint32_t len)
+static void exit_port_write(struct bus_device *dev, uint64_t offset, const void *data, uint32_t len)
 {
 	uint32_t value = 0;
 
@@ -25,8 +24,8 @@ static void exit_port_write(struct bus_device *dev, uint64_t offset, const void 
 }
 
 static const struct bus_device_ops exit_port_ops = {
-	.name = "exit-status",
-	.write = exit_port_write,
+    .name = "exit-status",
+    .write = exit_port_write,
 };
 
 int exit_port_create(struct vm *vm)

@@ -9,9 +9,9 @@
 #include "devices/legacy/legacy.h"
 #include "vmm/vm.h"
 
-#define I8042_DATA_PORT    0x60
+#define I8042_DATA_PORT	   0x60
 #define I8042_COMMAND_PORT 0x64
-#define I8042_CMD_RESET    0xfe
+#define I8042_CMD_RESET	   0xfe
 
 static void i8042_read(struct bus_device *dev, uint64_t offset, void *data, uint32_t len)
 {
@@ -32,9 +32,9 @@ static void i8042_write(struct bus_device *dev, uint64_t offset, const void *dat
 }
 
 static const struct bus_device_ops i8042_ops = {
-	.name = "i8042",
-	.read = i8042_read,
-	.write = i8042_write,
+    .name = "i8042",
+    .read = i8042_read,
+    .write = i8042_write,
 };
 
 int i8042_create(struct vm *vm)

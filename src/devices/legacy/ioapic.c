@@ -85,7 +85,11 @@ static void update_routes(struct ioapic *io)
 	if (io->routes_valid && routed == io->routed && !memcmp(msi, io->routes, sizeof(msi)))
 		return;
 	if (io->backend->set_routes(io->opaque, routed, msi) < 0) {
-		pr_warn("ioapic: KVM refused the interrupt routes; virtio interrupts may be lost");
+		/* Once: the guest decides how often this runs. */
+		if (!io->route_error_logged)
+			pr_warn("ioapic: KVM refused the interrupt routes; virtio interrupts may "
+				"be lost");
+		io->route_error_logged = true;
 		io->routes_valid = false;
 		return;
 	}

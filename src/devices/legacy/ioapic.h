@@ -39,6 +39,7 @@ struct ioapic {
 	uint32_t routed; /* what KVM was last told */
 	struct ioapic_msi routes[IOAPIC_NUM_PINS];
 	bool routes_valid;
+	bool route_error_logged;
 	const struct ioapic_backend *backend;
 	void *opaque;
 };

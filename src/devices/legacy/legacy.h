@@ -7,7 +7,7 @@
 struct vm;
 
 #define SERIAL_COM1_PORT 0x3f8
-#define SERIAL_COM1_IRQ  4
+#define SERIAL_COM1_IRQ	 4
 
 /*
  * 16550A UART at "port" raising "irq". Guest output goes to out_fd; in_fd

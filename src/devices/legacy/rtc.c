@@ -32,8 +32,8 @@ enum rtc_reg {
 };
 
 #define STATUS_A_DEFAULT 0x26 /* 32.768 kHz base, 1024 Hz rate, no update in progress */
-#define STATUS_B_24H     0x02
-#define STATUS_D_VALID   0x80
+#define STATUS_B_24H	 0x02
+#define STATUS_D_VALID	 0x80
 
 struct rtc {
 	pthread_mutex_t lock;
@@ -110,9 +110,9 @@ static void rtc_write(struct bus_device *dev, uint64_t offset, const void *data,
 }
 
 static const struct bus_device_ops rtc_ops = {
-	.name = "rtc",
-	.read = rtc_read,
-	.write = rtc_write,
+    .name = "rtc",
+    .read = rtc_read,
+    .write = rtc_write,
 };
 
 int rtc_create(struct vm *vm)

@@ -20,29 +20,29 @@
 
 enum uart_reg { RBR_THR, IER, IIR_FCR, LCR, MCR, LSR, MSR, SCR };
 
-#define IER_RDI  0x01
+#define IER_RDI	 0x01
 #define IER_THRI 0x02
 #define IER_MASK 0x0f
 
 #define IIR_NO_INT 0x01
 #define IIR_THRI   0x02
-#define IIR_RDI    0x04
+#define IIR_RDI	   0x04
 #define IIR_FIFO   0xc0
 
 #define FCR_FIFO_ENABLE 0x01
-#define FCR_CLEAR_RX    0x02
+#define FCR_CLEAR_RX	0x02
 
 #define LCR_DLAB 0x80
 #define MCR_LOOP 0x10
 #define MCR_MASK 0x1f
 
-#define LSR_DR   0x01
+#define LSR_DR	 0x01
 #define LSR_THRE 0x20
 #define LSR_TEMT 0x40
 
 #define MSR_CTS 0x10
 #define MSR_DSR 0x20
-#define MSR_RI  0x40
+#define MSR_RI	0x40
 #define MSR_DCD 0x80
 
 #define RX_FIFO_SIZE 64
@@ -212,8 +212,7 @@ static void serial_io_read(struct bus_device *dev, uint64_t offset, void *data, 
 	pthread_mutex_unlock(&s->lock);
 }
 
-static void serial_io_write(struct bus_device *dev, uint64_t offset, const void *data,
-			    uint32_t len)
+static void serial_io_write(struct bus_device *dev, uint64_t offset, const void *data, uint32_t len)
 {
 	struct serial *s = dev->priv;
 
@@ -225,9 +224,9 @@ static void serial_io_write(struct bus_device *dev, uint64_t offset, const void 
 }
 
 static const struct bus_device_ops serial_ops = {
-	.name = "serial",
-	.read = serial_io_read,
-	.write = serial_io_write,
+    .name = "serial",
+    .read = serial_io_read,
+    .write = serial_io_write,
 };
 
 /* Host input: fill the receive FIFO; pause the fd while the FIFO is full. */

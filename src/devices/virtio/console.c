@@ -30,7 +30,7 @@
 #include "vmm/vm.h"
 #include "guest_abi.h"
 
-#define VIRTIO_CONSOLE_F_SIZE      (1ULL << 0)
+#define VIRTIO_CONSOLE_F_SIZE	   (1ULL << 0)
 #define VIRTIO_CONSOLE_F_MULTIPORT (1ULL << 1)
 
 enum console_event {
@@ -57,10 +57,10 @@ struct virtio_console_config {
 	uint32_t emerg_wr;
 } __attribute__((packed));
 
-#define CTRL_RX_QUEUE   2
-#define CTRL_TX_QUEUE   3
+#define CTRL_RX_QUEUE	2
+#define CTRL_TX_QUEUE	3
 #define CTRL_QUEUE_SIZE 32
-#define CTRL_MAX_LEN    (sizeof(struct control_msg) + 64)
+#define CTRL_MAX_LEN	(sizeof(struct control_msg) + 64)
 
 struct console_port {
 	struct virtio_console *con;
@@ -282,8 +282,8 @@ static void ctrl_tx_kicked(struct event_source *src, uint32_t events)
 		pthread_mutex_lock(&q->lock);
 		got = virtq_pop(&q->vq, chain);
 		if (got == 1) {
-			size_t n = iov_to_buf(chain->readable, chain->nreadable, 0, &msg,
-					      sizeof(msg));
+			size_t n =
+			    iov_to_buf(chain->readable, chain->nreadable, 0, &msg, sizeof(msg));
 
 			virtio_queue_complete(&con->dev, q, chain->head, 0);
 			pthread_mutex_unlock(&q->lock);
@@ -500,12 +500,12 @@ static void console_drain(struct virtio_device *dev)
 }
 
 static const struct virtio_device_ops console_ops = {
-	.name = "console",
-	.device_id = VIRTIO_ID_CONSOLE,
-	.config_read = console_config_read,
-	.activate = console_activate,
-	.reset = console_reset,
-	.drain = console_drain,
+    .name = "console",
+    .device_id = VIRTIO_ID_CONSOLE,
+    .config_read = console_config_read,
+    .activate = console_activate,
+    .reset = console_reset,
+    .drain = console_drain,
 };
 
 struct virtio_console *virtio_console_create(struct vm *vm)

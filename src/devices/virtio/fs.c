@@ -19,7 +19,7 @@
 #include "vmm/vm.h"
 
 #define FS_MAX_REQUEST_QUEUES 4
-#define FS_QUEUE_SIZE         256
+#define FS_QUEUE_SIZE	      256
 
 struct virtio_fs_config {
 	char tag[VIRTIO_FS_TAG_MAX];
@@ -112,10 +112,10 @@ static int fs_activate(struct virtio_device *dev)
 }
 
 static const struct virtio_device_ops fs_ops = {
-	.name = "fs",
-	.device_id = VIRTIO_ID_FS,
-	.config_read = fs_config_read,
-	.activate = fs_activate,
+    .name = "fs",
+    .device_id = VIRTIO_ID_FS,
+    .config_read = fs_config_read,
+    .activate = fs_activate,
 };
 
 struct fuse_server *virtio_fs_create(struct vm *vm, const char *tag, const char *path,

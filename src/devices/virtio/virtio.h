@@ -15,24 +15,24 @@
 
 #include "devices/virtio/virtqueue.h"
 
-#define VIRTIO_ID_NET     1
-#define VIRTIO_ID_BLOCK   2
+#define VIRTIO_ID_NET	  1
+#define VIRTIO_ID_BLOCK	  2
 #define VIRTIO_ID_CONSOLE 3
-#define VIRTIO_ID_RNG     4
+#define VIRTIO_ID_RNG	  4
 #define VIRTIO_ID_BALLOON 5
-#define VIRTIO_ID_VSOCK   19
-#define VIRTIO_ID_FS      26
+#define VIRTIO_ID_VSOCK	  19
+#define VIRTIO_ID_FS	  26
 
 #define VIRTIO_F_INDIRECT_DESC (1ULL << 28)
 #define VIRTIO_F_EVENT_IDX     (1ULL << 29)
 #define VIRTIO_F_VERSION_1     (1ULL << 32)
 
 #define VIRTIO_STATUS_ACKNOWLEDGE 1
-#define VIRTIO_STATUS_DRIVER      2
-#define VIRTIO_STATUS_DRIVER_OK   4
+#define VIRTIO_STATUS_DRIVER	  2
+#define VIRTIO_STATUS_DRIVER_OK	  4
 #define VIRTIO_STATUS_FEATURES_OK 8
 #define VIRTIO_STATUS_NEEDS_RESET 64
-#define VIRTIO_STATUS_FAILED      128
+#define VIRTIO_STATUS_FAILED	  128
 
 #define VIRTIO_MMIO_SIZE 0x1000
 
@@ -56,7 +56,7 @@ struct virtio_device_ops {
 
 struct virtio_queue {
 	struct virtq vq;
-	int kick_fd; /* eventfd signalled by KVM when the driver notifies this queue */
+	int kick_fd;	      /* eventfd signalled by KVM when the driver notifies this queue */
 	pthread_mutex_t lock; /* held while the queue is served or reset */
 };
 

@@ -14,7 +14,7 @@
 #include "vmm/iov.h"
 #include "vmm/memory.h"
 
-#define VIRTQ_MAX_SIZE  1024
+#define VIRTQ_MAX_SIZE	1024
 #define VIRTQ_MAX_CHAIN 1024 /* descriptors in one chain, indirect included */
 
 #define VIRTQ_DESC_F_NEXT     1
