@@ -1,14 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
-#include <string.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "arch/x86_64/arch.h"
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/layout.h"
 #include "devices/legacy/legacy.h"
-#include "vmm/log.h"
 #include "vmm/vm.h"
 
 int arch_create_vm(struct vm *vm)
