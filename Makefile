@@ -29,8 +29,8 @@ LIB_LDLIBS  := -ldl -lpthread -lz -lbz2 -lzstd
 SONAME  := libkrun.so.$(VERSION_MAJOR)
 LIBREAL := libkrun.so.$(VERSION)
 
-LIB_SRCS := $(wildcard src/api/*.c src/vmm/*.c src/arch/x86_64/*.c src/devices/legacy/*.c \
-	src/devices/virtio/*.c src/devices/virtio/fs/*.c)
+LIB_SRCS := $(wildcard src/api/*.c src/vmm/*.c src/arch/x86_64/*.c src/devices/*.c \
+	src/devices/legacy/*.c src/devices/virtio/*.c src/devices/virtio/*/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 
 TOOLS := $(B)/krun-boot $(B)/krun-chroot

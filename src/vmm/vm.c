@@ -10,21 +10,14 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "arch/x86_64/arch.h"
-#include "devices/virtio/console.h"
-#include "devices/virtio/fs.h"
-#include "devices/virtio/fs/fuse_server.h"
+#include "devices/builders.h"
 #include "devices/virtio/virtio.h"
-#include "guest_abi.h"
-#include "libkrun.h"
-#include "vmm/guest_config.h"
 #include "vmm/kvm.h"
 #include "vmm/log.h"
-#include "vmm/shutdown.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
@@ -172,167 +165,18 @@ static void vm_release(struct vm *vm)
 		close(vm->kvm_fd);
 }
 
-/* krun_fs_add_overlay_file/dir entries for the share "tag". */
-static int add_overlays(struct fuse_server *srv, const struct vm_config *cfg, const char *tag)
+/* Every device the config asks for, each made by its own builder (devices/). */
+static int create_devices(struct vm *vm)
 {
-	for (unsigned int i = 0; i < cfg->noverlays; i++) {
-		const struct overlay_config *o = &cfg->overlays[i];
-		int ret;
+	for (const struct device_builder *const *b = device_builders; *b; b++) {
+		int ret = (*b)->create(vm);
 
-		if (strcmp(o->tag, tag))
-			continue;
-		if (o->is_dir)
-			ret = fuse_server_add_overlay_dir(srv, o->path, S_IFDIR | o->mode);
-		else
-			ret = fuse_server_add_overlay_file(srv, o->path, o->data, o->len,
-							   S_IFREG | o->mode, o->one_shot);
 		if (ret < 0) {
-			pr_err("virtio-fs %s: overlay %s: %s", tag, o->path, strerror(-ret));
+			pr_debug("%s: %s", (*b)->name, strerror(-ret));
 			return ret;
 		}
 	}
 	return 0;
-}
-
-static bool share_exists(const struct vm_config *cfg, const char *tag)
-{
-	if (cfg->root_path && !strcmp(tag, KRUN_FS_ROOT_TAG))
-		return true;
-	for (unsigned int i = 0; i < cfg->nshares; i++)
-		if (!strcmp(cfg->shares[i].tag, tag))
-			return true;
-	return false;
-}
-
-static int check_overlay_tags(const struct vm_config *cfg)
-{
-	for (unsigned int i = 0; i < cfg->noverlays; i++) {
-		if (!share_exists(cfg, cfg->overlays[i].tag)) {
-			pr_err("overlay %s: no virtio-fs share with tag \"%s\"",
-			       cfg->overlays[i].path, cfg->overlays[i].tag);
-			return -ENOENT;
-		}
-	}
-	return 0;
-}
-
-/* init and its instructions: entries of the root share that exist only in memory. */
-static int add_init(struct vm *vm, struct fuse_server *srv, unsigned int named_ports)
-{
-	const char *ports[5];
-	unsigned int n = 0;
-	int ret;
-
-	if (named_ports & CONSOLE_PORT_STDIN)
-		ports[n++] = KRUN_PORT_STDIN;
-	if (named_ports & CONSOLE_PORT_STDOUT)
-		ports[n++] = KRUN_PORT_STDOUT;
-	if (named_ports & CONSOLE_PORT_STDERR)
-		ports[n++] = KRUN_PORT_STDERR;
-	if (vm->cfg->shutdown_efd >= 0)
-		ports[n++] = KRUN_PORT_SHUTDOWN;
-	ports[n] = NULL;
-
-	vm->guest_config = guest_config_build(vm->cfg, ports, &vm->guest_config_len);
-	if (!vm->guest_config)
-		return -ENOMEM;
-	ret = fuse_server_add_overlay_file(srv, KRUN_INIT_PATH + 1, krun_init_blob,
-					   krun_init_blob_size, 0100755, false);
-	if (!ret)
-		ret = fuse_server_add_overlay_file(srv, KRUN_CONFIG_PATH + 1, vm->guest_config,
-						   vm->guest_config_len, 0100400, true);
-	if (ret < 0)
-		pr_err("root share: cannot add init: %s", strerror(-ret));
-	return ret;
-}
-
-/* The virtio-fs shares: the root (with init, unless disabled), then the others. */
-static int create_shares(struct vm *vm, unsigned int named_ports)
-{
-	const struct vm_config *cfg = vm->cfg;
-	struct fuse_server *srv;
-	int ret = check_overlay_tags(cfg);
-
-	if (!ret && cfg->root_path) {
-		srv = virtio_fs_create(vm, KRUN_FS_ROOT_TAG, cfg->root_path, cfg->root_read_only);
-		if (!srv)
-			return -EIO;
-		if (!cfg->no_implicit_init)
-			ret = add_init(vm, srv, named_ports);
-		if (!ret)
-			ret = add_overlays(srv, cfg, KRUN_FS_ROOT_TAG);
-	}
-	for (unsigned int i = 0; !ret && i < cfg->nshares; i++) {
-		const struct fs_share *sh = &cfg->shares[i];
-
-		srv = virtio_fs_create(vm, sh->tag, sh->path, sh->read_only);
-		ret = srv ? add_overlays(srv, cfg, sh->tag) : -EIO;
-	}
-	return ret;
-}
-
-static int create_multiport_console(struct vm *vm, const struct console_config *c)
-{
-	struct virtio_console *con;
-	int ret = 0;
-
-	if (!c->nports) {
-		pr_warn("a multi-port console without ports is left out");
-		return 0;
-	}
-	con = virtio_console_create(vm);
-	if (!con)
-		return -ENOMEM;
-	for (unsigned int i = 0; !ret && i < c->nports; i++) {
-		const struct console_port_config *p = &c->ports[i];
-
-		ret = virtio_console_add_port(con, p->name, p->tty, p->in_fd, p->out_fd);
-	}
-	return ret ?: virtio_console_realize(con);
-}
-
-/*
- * Virtio consoles: the implicit one of a workload VM, then those added
- * through the API in their order (serial ones are legacy devices), then the
- * shutdown request channel. *named_ports: the stdio ports made for init.
- */
-static int create_consoles(struct vm *vm, unsigned int *named_ports)
-{
-	const struct vm_config *cfg = vm->cfg;
-	int ret = 0;
-
-	*named_ports = 0;
-	if (cfg->root_path && !cfg->no_implicit_console) {
-		if (cfg->console_output)
-			ret = virtio_console_create_output_only(vm, vm->console_out_fd);
-		else
-			ret = virtio_console_create_default(vm, STDIN_FILENO, STDOUT_FILENO,
-							    STDERR_FILENO, named_ports);
-	}
-	for (unsigned int i = 0; !ret && i < cfg->nconsoles; i++) {
-		const struct console_config *c = &cfg->consoles[i];
-
-		if (c->kind == CONSOLE_VIRTIO_DEFAULT)
-			ret = virtio_console_create_default(vm, c->in_fd, c->out_fd, c->err_fd,
-							    named_ports);
-		else if (c->kind == CONSOLE_VIRTIO_MULTIPORT)
-			ret = create_multiport_console(vm, c);
-	}
-	if (!ret && cfg->shutdown_efd >= 0)
-		ret = shutdown_channel_create(vm, cfg->shutdown_efd);
-	return ret;
-}
-
-static int create_devices(struct vm *vm)
-{
-	unsigned int named_ports;
-	int ret = arch_create_legacy_devices(vm);
-
-	if (!ret)
-		ret = create_consoles(vm, &named_ports);
-	if (!ret)
-		ret = create_shares(vm, named_ports);
-	return ret;
 }
 
 /* Let devices hand the host what the guest gave them before we exit. */

@@ -61,7 +61,8 @@ struct vm {
 	char device_cmdline[1024]; /* virtio_mmio.device=... for each device */
 	uint8_t *guest_config;	   /* init's instructions, served from memory */
 	size_t guest_config_len;
-	int console_out_fd; /* implicit console output */
+	int console_out_fd;	  /* implicit console output */
+	unsigned int named_ports; /* CONSOLE_PORT_* made for init by the consoles */
 
 	/* Stopping: the first vm_stop() wins and wakes the main thread. */
 	atomic_int stop_reason;

@@ -13,7 +13,6 @@ int x86_create_irqchip(struct vm *vm);
 int arch_load_guest(struct vm *vm);
 /* CPUID, MSRs, LAPIC; registers of the boot CPU. */
 int arch_setup_vcpu(struct vcpu *vcpu);
-/* Legacy devices every x86 microVM has. */
-int arch_create_legacy_devices(struct vm *vm);
+/* The legacy devices every x86 microVM has: legacy_devices_builder (devices/builders.h). */
 
 #endif

@@ -5,6 +5,7 @@
 #include "arch/x86_64/arch.h"
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/layout.h"
+#include "devices/builders.h"
 #include "devices/legacy/legacy.h"
 #include "vmm/vm.h"
 
@@ -80,7 +81,7 @@ static int create_serial_ports(struct vm *vm)
 	return ret;
 }
 
-int arch_create_legacy_devices(struct vm *vm)
+static int create_legacy_devices(struct vm *vm)
 {
 	int ret = create_serial_ports(vm);
 
@@ -92,3 +93,5 @@ int arch_create_legacy_devices(struct vm *vm)
 		ret = exit_port_create(vm);
 	return ret;
 }
+
+const struct device_builder legacy_devices_builder = {"legacy devices", create_legacy_devices};

@@ -22,11 +22,13 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "devices/builders.h"
 #include "devices/virtio/console.h"
 #include "devices/virtio/virtio.h"
 #include "vmm/event_loop.h"
 #include "vmm/log.h"
 #include "vmm/util.h"
+#include "vmm/shutdown.h"
 #include "vmm/vm.h"
 #include "guest_abi.h"
 
@@ -634,3 +636,58 @@ int virtio_console_create_output_only(struct vm *vm, int out_fd)
 		return -ENOMEM;
 	return virtio_console_add_port(con, NULL, true, -1, out_fd) ?: virtio_console_realize(con);
 }
+
+static int create_multiport_console(struct vm *vm, const struct console_config *c)
+{
+	struct virtio_console *con;
+	int ret = 0;
+
+	if (!c->nports) {
+		pr_warn("a multi-port console without ports is left out");
+		return 0;
+	}
+	con = virtio_console_create(vm);
+	if (!con)
+		return -ENOMEM;
+	for (unsigned int i = 0; !ret && i < c->nports; i++) {
+		const struct console_port_config *p = &c->ports[i];
+
+		ret = virtio_console_add_port(con, p->name, p->tty, p->in_fd, p->out_fd);
+	}
+	return ret ?: virtio_console_realize(con);
+}
+
+/*
+ * Virtio consoles: the implicit one of a workload VM, then those added
+ * through the API in their order (serial ones are legacy devices), then the
+ * shutdown request channel. vm->named_ports: the stdio ports made for init.
+ */
+static int create_consoles(struct vm *vm)
+{
+	const struct vm_config *cfg = vm->cfg;
+	unsigned int *named_ports = &vm->named_ports;
+	int ret = 0;
+
+	*named_ports = 0;
+	if (cfg->root_path && !cfg->no_implicit_console) {
+		if (cfg->console_output)
+			ret = virtio_console_create_output_only(vm, vm->console_out_fd);
+		else
+			ret = virtio_console_create_default(vm, STDIN_FILENO, STDOUT_FILENO,
+							    STDERR_FILENO, named_ports);
+	}
+	for (unsigned int i = 0; !ret && i < cfg->nconsoles; i++) {
+		const struct console_config *c = &cfg->consoles[i];
+
+		if (c->kind == CONSOLE_VIRTIO_DEFAULT)
+			ret = virtio_console_create_default(vm, c->in_fd, c->out_fd, c->err_fd,
+							    named_ports);
+		else if (c->kind == CONSOLE_VIRTIO_MULTIPORT)
+			ret = create_multiport_console(vm, c);
+	}
+	if (!ret && cfg->shutdown_efd >= 0)
+		ret = shutdown_channel_create(vm, cfg->shutdown_efd);
+	return ret;
+}
+
+const struct device_builder consoles_builder = {"consoles", create_consoles};

@@ -10,10 +10,16 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "devices/builders.h"
+#include "devices/virtio/console.h"
 #include "devices/virtio/fs.h"
 #include "devices/virtio/fs/fuse_server.h"
 #include "devices/virtio/virtio.h"
+#include "guest_abi.h"
+#include "libkrun.h"
+#include "vmm/guest_config.h"
 #include "vmm/log.h"
 #include "vmm/util.h"
 #include "vmm/vm.h"
@@ -154,3 +160,105 @@ struct fuse_server *virtio_fs_create(struct vm *vm, const char *tag, const char 
 	}
 	return fs->server;
 }
+
+/* krun_fs_add_overlay_file/dir entries for the share "tag". */
+static int add_overlays(struct fuse_server *srv, const struct vm_config *cfg, const char *tag)
+{
+	for (unsigned int i = 0; i < cfg->noverlays; i++) {
+		const struct overlay_config *o = &cfg->overlays[i];
+		int ret;
+
+		if (strcmp(o->tag, tag))
+			continue;
+		if (o->is_dir)
+			ret = fuse_server_add_overlay_dir(srv, o->path, S_IFDIR | o->mode);
+		else
+			ret = fuse_server_add_overlay_file(srv, o->path, o->data, o->len,
+							   S_IFREG | o->mode, o->one_shot);
+		if (ret < 0) {
+			pr_err("virtio-fs %s: overlay %s: %s", tag, o->path, strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static bool share_exists(const struct vm_config *cfg, const char *tag)
+{
+	if (cfg->root_path && !strcmp(tag, KRUN_FS_ROOT_TAG))
+		return true;
+	for (unsigned int i = 0; i < cfg->nshares; i++)
+		if (!strcmp(cfg->shares[i].tag, tag))
+			return true;
+	return false;
+}
+
+static int check_overlay_tags(const struct vm_config *cfg)
+{
+	for (unsigned int i = 0; i < cfg->noverlays; i++) {
+		if (!share_exists(cfg, cfg->overlays[i].tag)) {
+			pr_err("overlay %s: no virtio-fs share with tag \"%s\"",
+			       cfg->overlays[i].path, cfg->overlays[i].tag);
+			return -ENOENT;
+		}
+	}
+	return 0;
+}
+
+/* init and its instructions: entries of the root share that exist only in memory. */
+static int add_init(struct vm *vm, struct fuse_server *srv)
+{
+	unsigned int named_ports = vm->named_ports;
+	const char *ports[5];
+	unsigned int n = 0;
+	int ret;
+
+	if (named_ports & CONSOLE_PORT_STDIN)
+		ports[n++] = KRUN_PORT_STDIN;
+	if (named_ports & CONSOLE_PORT_STDOUT)
+		ports[n++] = KRUN_PORT_STDOUT;
+	if (named_ports & CONSOLE_PORT_STDERR)
+		ports[n++] = KRUN_PORT_STDERR;
+	if (vm->cfg->shutdown_efd >= 0)
+		ports[n++] = KRUN_PORT_SHUTDOWN;
+	ports[n] = NULL;
+
+	vm->guest_config = guest_config_build(vm->cfg, ports, &vm->guest_config_len);
+	if (!vm->guest_config)
+		return -ENOMEM;
+	ret = fuse_server_add_overlay_file(srv, KRUN_INIT_PATH + 1, krun_init_blob,
+					   krun_init_blob_size, 0100755, false);
+	if (!ret)
+		ret = fuse_server_add_overlay_file(srv, KRUN_CONFIG_PATH + 1, vm->guest_config,
+						   vm->guest_config_len, 0100400, true);
+	if (ret < 0)
+		pr_err("root share: cannot add init: %s", strerror(-ret));
+	return ret;
+}
+
+/* The virtio-fs shares: the root (with init, unless disabled), then the others. */
+static int create_shares(struct vm *vm)
+{
+	const struct vm_config *cfg = vm->cfg;
+	struct fuse_server *srv;
+	int ret = check_overlay_tags(cfg);
+
+	if (!ret && cfg->root_path) {
+		srv = virtio_fs_create(vm, KRUN_FS_ROOT_TAG, cfg->root_path, cfg->root_read_only);
+		if (!srv)
+			return -EIO;
+		if (!cfg->no_implicit_init)
+			ret = add_init(vm, srv);
+		if (!ret)
+			ret = add_overlays(srv, cfg, KRUN_FS_ROOT_TAG);
+	}
+	for (unsigned int i = 0; !ret && i < cfg->nshares; i++) {
+		const struct fs_share *sh = &cfg->shares[i];
+
+		srv = virtio_fs_create(vm, sh->tag, sh->path, sh->read_only);
+		ret = srv ? add_overlays(srv, cfg, sh->tag) : -EIO;
+	}
+	return ret;
+}
+
+const struct device_builder fs_shares_builder = {"virtio-fs shares", create_shares};
