@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "libkrun.h"
@@ -133,25 +134,76 @@ bool log_enabled(uint32_t level)
 	return on;
 }
 
-void log_msg(uint32_t level, const char *fmt, ...)
+static void log_vmsg(uint32_t level, unsigned int suppressed, const char *fmt, va_list ap)
 {
 	char line[1024];
-	va_list ap;
 	int n;
-
-	if (!log_enabled(level))
-		return;
 
 	n = snprintf(line, sizeof(line), "%s[krun %s]%s ",
 		     log_state.color ? level_colors[level] : "", level_names[level],
 		     log_state.color ? "\033[0m" : "");
-	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
-	va_end(ap);
+	n = (int)strnlen(line, sizeof(line) - 2);
+	if (suppressed)
+		n += snprintf(line + n, sizeof(line) - (size_t)n - 1,
+			      " (%u similar messages suppressed)", suppressed);
 	n = (int)strnlen(line, sizeof(line) - 2);
 	line[n++] = '\n';
 	/* One write per line keeps lines from concurrent threads whole. */
 	if (write_full(log_state.fd, line, (size_t)n) < 0) {
 		/* Nowhere left to report it. */
 	}
+}
+
+void log_msg(uint32_t level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!log_enabled(level))
+		return;
+	va_start(ap, fmt);
+	log_vmsg(level, 0, fmt, ap);
+	va_end(ap);
+}
+
+/* One lock for every limiter: only taken on the (rare, slow) warning path. */
+static pthread_mutex_t ratelimit_lock = PTHREAD_MUTEX_INITIALIZER;
+
+bool log_ratelimit_allow(struct log_ratelimit *rl, uint64_t now_ns, unsigned int *suppressed)
+{
+	const uint64_t interval = (uint64_t)LOG_RATELIMIT_INTERVAL_S * 1000000000ULL;
+	bool allow;
+
+	pthread_mutex_lock(&ratelimit_lock);
+	if (!rl->window_start_ns || now_ns - rl->window_start_ns >= interval) {
+		rl->window_start_ns = now_ns ? now_ns : 1;
+		rl->printed = 0;
+	}
+	allow = rl->printed < LOG_RATELIMIT_BURST;
+	if (allow) {
+		rl->printed++;
+		*suppressed = rl->suppressed;
+		rl->suppressed = 0;
+	} else {
+		rl->suppressed++;
+	}
+	pthread_mutex_unlock(&ratelimit_lock);
+	return allow;
+}
+
+void log_msg_limited(struct log_ratelimit *rl, uint32_t level, const char *fmt, ...)
+{
+	struct timespec now;
+	unsigned int suppressed;
+	va_list ap;
+
+	if (!log_enabled(level))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!log_ratelimit_allow(rl, (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec,
+				 &suppressed))
+		return;
+	va_start(ap, fmt);
+	log_vmsg(level, suppressed, fmt, ap);
+	va_end(ap);
 }

@@ -195,7 +195,7 @@ static void send_control(struct virtio_console *con, uint32_t id, uint16_t event
 	struct pending_ctrl *m;
 
 	if (con->ctrl_count == CTRL_QUEUE_SIZE || extra_len > CTRL_MAX_LEN - sizeof(msg)) {
-		pr_warn("virtio-console: control queue full, message %u dropped", event);
+		pr_warn_guest("virtio-console: control queue full, message %u dropped", event);
 		return;
 	}
 	m = &con->ctrl[(con->ctrl_head + con->ctrl_count++) % CTRL_QUEUE_SIZE];

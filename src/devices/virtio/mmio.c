@@ -119,7 +119,7 @@ static void write_status(struct virtio_device *dev, uint32_t status)
 	    (status & VIRTIO_STATUS_FEATURES_OK)) {
 		dev->active = true;
 		if (dev->ops->activate(dev) < 0) {
-			pr_err("virtio-%s: activation failed", dev->ops->name);
+			pr_err_guest("virtio-%s: activation failed", dev->ops->name);
 			dev->status |= VIRTIO_STATUS_NEEDS_RESET;
 			virtio_notify_config(dev);
 		}
@@ -134,8 +134,8 @@ static void write_queue_ready(struct virtio_device *dev, struct virtio_queue *q,
 		if (virtq_activate(&q->vq, &dev->vm->mem))
 			q->vq.ready = true;
 		else
-			pr_warn("virtio-%s: queue %u has invalid rings", dev->ops->name,
-				dev->queue_sel);
+			pr_warn_guest("virtio-%s: queue %u has invalid rings", dev->ops->name,
+				      dev->queue_sel);
 	} else if (v == 0) {
 		virtq_reset(&q->vq);
 	}

@@ -87,7 +87,7 @@ bool virtq_has_avail(struct virtq *vq)
 static int mark_broken(struct virtq *vq, const char *why)
 {
 	if (!vq->broken)
-		pr_warn("virtqueue: %s; queue disabled until reset", why);
+		pr_warn_guest("virtqueue: %s; queue disabled until reset", why);
 	vq->broken = true;
 	return -EINVAL;
 }

@@ -90,7 +90,8 @@ static size_t op_init(struct fuse_req *req)
 	if (in.major > FUSE_KERNEL_VERSION)
 		return fuse_reply(req, &out, FUSE_COMPAT_INIT_OUT_SIZE); /* client retries */
 	if (in.major < FUSE_KERNEL_VERSION || in.minor < FUSE_MIN_MINOR) {
-		pr_warn("fuse: unsupported protocol %u.%u from the guest", in.major, in.minor);
+		pr_warn_guest("fuse: unsupported protocol %u.%u from the guest", in.major,
+			      in.minor);
 		return fuse_reply_err(req, EPROTO);
 	}
 	want = in.flags;
