@@ -136,35 +136,56 @@ static void shutdown_begin(void)
 	kill(-1, SIGTERM);
 }
 
-static int wait_for_workload(pid_t workload, const sigset_t *set, int shutdown_fd)
+/*
+ * The host end of an output port went away (its reader closed the pipe, as
+ * in "krun-chroot ... | head -1"): the VMM closes the port, poll() says
+ * POLLHUP, and the workload gets the SIGPIPE a writer to a closed pipe gets
+ * (a write to a closed port would only block).
+ */
+static void output_closed(pid_t workload, struct pollfd *pfd)
 {
-	struct pollfd fds[2] = {{.fd = signalfd(-1, set, SFD_CLOEXEC)}, {.fd = shutdown_fd}};
+	pfd->fd = -1;
+	forward_signal(workload, SIGPIPE);
+}
+
+enum { POLL_SIGNALS, POLL_SHUTDOWN, POLL_STDOUT, POLL_STDERR, NPOLL };
+
+static int wait_for_workload(pid_t workload, const sigset_t *set, const struct stdio *io)
+{
+	struct pollfd fds[NPOLL] = {
+	    [POLL_SIGNALS] = {.fd = signalfd(-1, set, SFD_CLOEXEC), .events = POLLIN},
+	    [POLL_SHUTDOWN] = {.fd = io->shutdown_fd, .events = POLLIN},
+	    [POLL_STDOUT] = {.fd = io->on_console[1] ? -1 : io->fd[1]},
+	    [POLL_STDERR] = {.fd = io->on_console[2] || io->fd[2] == io->fd[1] ? -1 : io->fd[2]},
+	};
 	struct signalfd_siginfo info;
 	int status, timeout = -1;
 
-	fds[0].events = fds[1].events = POLLIN;
 	for (;;) {
 		if (reap_children(workload, &status))
 			return status;
-		if (fds[0].fd < 0) { /* no signalfd: signals only, as a last resort */
+		if (fds[POLL_SIGNALS].fd < 0) { /* no signalfd: signals only, as a last resort */
 			if (sigwaitinfo(set, NULL) < 0 && errno != EINTR)
 				return KRUN_STATUS_SETUP_FAILED;
 			continue;
 		}
-		if (poll(fds, 2, timeout) == 0) {
+		if (poll(fds, NPOLL, timeout) == 0) {
 			say("the workload did not stop within %d s: killing everything",
 			    KRUN_SHUTDOWN_GRACE_S);
 			kill(-1, SIGKILL);
 			timeout = -1;
 			continue;
 		}
-		if (fds[1].revents) {
-			fds[1].fd = -1; /* one request is enough */
+		if (fds[POLL_SHUTDOWN].revents) {
+			fds[POLL_SHUTDOWN].fd = -1; /* one request is enough */
 			shutdown_begin();
 			timeout = KRUN_SHUTDOWN_GRACE_S * 1000;
 		}
-		if ((fds[0].revents & POLLIN) &&
-		    read(fds[0].fd, &info, sizeof(info)) == sizeof(info) &&
+		for (int i = POLL_STDOUT; i <= POLL_STDERR; i++)
+			if (fds[i].revents & (POLLHUP | POLLERR | POLLNVAL))
+				output_closed(workload, &fds[i]);
+		if ((fds[POLL_SIGNALS].revents & POLLIN) &&
+		    read(fds[POLL_SIGNALS].fd, &info, sizeof(info)) == sizeof(info) &&
 		    info.ssi_signo != SIGCHLD)
 			forward_signal(workload, (int)info.ssi_signo);
 	}
@@ -219,6 +240,6 @@ int main(void)
 	pid = workload_start(&cfg, &io, &failed);
 	if (pid < 0)
 		finish(KRUN_STATUS_SETUP_FAILED, &io);
-	status = wait_for_workload(pid, &set, io.shutdown_fd);
+	status = wait_for_workload(pid, &set, &io);
 	finish(failed ? failed : status, &io);
 }

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -235,6 +236,14 @@ static void report_stop(const struct vm *vm)
 
 int vm_run(const struct vm_config *cfg)
 {
+	/*
+	 * Guest output is written to the host from this thread: a closed pipe
+	 * must be an EPIPE for the device, not a SIGPIPE that kills the
+	 * process. Ignored for as long as the VM may run (the other threads
+	 * block every signal); the caller's disposition comes back if this
+	 * returns.
+	 */
+	struct sigaction ignore = {.sa_handler = SIG_IGN}, caller_sigpipe;
 	struct vm *vm;
 	struct timespec start;
 	char why[256];
@@ -251,6 +260,7 @@ int vm_run(const struct vm_config *cfg)
 	vm = calloc(1, sizeof(*vm));
 	if (!vm)
 		return -ENOMEM;
+	sigaction(SIGPIPE, &ignore, &caller_sigpipe);
 	vm->cfg = cfg;
 	vm->nvcpus = cfg->vcpus;
 	vm->kvm_fd = vm->vm_fd = vm->stop_efd = vm->loop.epfd = -1;
@@ -261,6 +271,7 @@ int vm_run(const struct vm_config *cfg)
 	if (ret < 0) {
 		vm_release(vm);
 		free(vm);
+		sigaction(SIGPIPE, &caller_sigpipe, NULL);
 		return ret;
 	}
 	for (unsigned int i = 0; i < vm->nvcpus; i++) {

@@ -328,11 +328,29 @@ static void winch_received(struct event_source *src, uint32_t events)
 
 /* ---- guest output ------------------------------------------------------- */
 
+/*
+ * The host end of the port's output is gone (EPIPE: its reader closed the
+ * pipe). From now on the output is discarded, and the guest learns that the
+ * host end is closed (poll() says POLLHUP; init then sends the workload the
+ * SIGPIPE a writer to a closed pipe gets).
+ */
+static void output_broken(struct console_port *port)
+{
+	struct virtio_console *con = port->con;
+
+	pthread_mutex_lock(&con->dev_lock);
+	port->host_eof = true;
+	if (port->guest_ready && !port->is_console)
+		send_control(con, port->id, PORT_OPEN, 0, NULL, 0);
+	pthread_mutex_unlock(&con->dev_lock);
+}
+
 static void drain_port_output(struct console_port *port)
 {
 	struct virtio_console *con = port->con;
 	struct virtio_queue *q = queue(con, port_rx_queue(port->id) + 1);
 	struct virtq_chain *chain = malloc(sizeof(*chain));
+	bool broken = false;
 
 	if (!chain)
 		return;
@@ -344,6 +362,7 @@ static void drain_port_output(struct console_port *port)
 				if (write_full(port->out_fd, chain->readable[i].iov_base,
 					       chain->readable[i].iov_len) < 0) {
 					port->out_fd = -1; /* reader gone: discard from now on */
+					broken = true;
 					break;
 				}
 		}
@@ -351,6 +370,8 @@ static void drain_port_output(struct console_port *port)
 	}
 	pthread_mutex_unlock(&q->lock);
 	free(chain);
+	if (broken)
+		output_broken(port);
 }
 
 static void tx_kicked(struct event_source *src, uint32_t events)
