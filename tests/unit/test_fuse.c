@@ -1493,6 +1493,55 @@ static int count_fds(void)
 	return n;
 }
 
+/*
+ * A READ of 4 GiB - 1 into more than 4 GiB of reply buffers: the reply's
+ * length is 32-bit, so it must be served short, never with a length that
+ * wrapped. The guest buffers alias one 16 MiB block (so each preadv stays under
+ * the kernel's 2 GiB per call and the loop goes on); the file is sparse.
+ */
+static void test_huge_read(void)
+{
+	enum { BLOCK = 16 << 20, NBLOCKS = 260 };
+	struct fuse_read_in in = {.offset = 0, .size = UINT32_MAX};
+	struct fuse_out_header oh;
+	struct iovec reqv, out[NBLOCKS];
+	uint8_t *block = malloc(BLOCK);
+	char path[PATH_MAX];
+	struct req r;
+	int64_t node, fh;
+	size_t total;
+	int fd;
+
+	PATHF(path, sizeof(path), "%s/huge", share);
+	fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+	CHECK(fd >= 0 && block);
+	if (fd < 0 || !block || ftruncate(fd, 5LL << 30)) {
+		free(block);
+		return;
+	}
+	close(fd);
+	node = lookup(FUSE_ROOT_ID, "huge", NULL);
+	fh = do_open(FUSE_OPEN, (uint64_t)node, O_RDONLY);
+	CHECK(node > 0 && fh > 0);
+	in.fh = (uint64_t)fh;
+	req_init(&r, FUSE_READ, 0);
+	req_add(&r, &in, sizeof(in));
+	memcpy(r.buf, &(uint32_t){(uint32_t)r.len}, sizeof(uint32_t));
+	reqv = (struct iovec){r.buf, r.len};
+	for (int i = 0; i < NBLOCKS; i++)
+		out[i] = (struct iovec){block, BLOCK};
+	total = fuse_server_handle(srv, &reqv, 1, out, NBLOCKS);
+	memcpy(&oh, block, sizeof(oh));
+	CHECK(total <= UINT32_MAX);
+	CHECK(total > sizeof(oh));
+	CHECK_EQ(oh.error, 0);
+	CHECK_EQ(oh.len, total);
+	release(FUSE_RELEASE, (uint64_t)fh);
+	forget((uint64_t)node, 1);
+	unlink(path);
+	free(block);
+}
+
 static void run_all(void)
 {
 	int fds = count_fds();
@@ -1512,6 +1561,7 @@ static void run_all(void)
 	test_readdir();
 	test_statfs();
 	test_file_ranges();
+	test_huge_read();
 	test_misc_ops();
 	test_threads();
 	test_confinement();

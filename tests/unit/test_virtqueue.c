@@ -230,5 +230,32 @@ static void test_iov_copy(void)
 	CHECK_EQ(iov_to_buf(iov, 2, 100, out, sizeof(out)), 0);
 }
 
+/*
+ * A chain still being served when the driver disables the queue (QUEUE_READY
+ * 0) and sets it up again: its head means nothing in the new rings and must
+ * not be completed there.
+ */
+static void test_stale_chain_after_reset(void)
+{
+	struct virtq_chain stale, fresh;
+
+	setup();
+	set_desc(0, DATA_GPA, 64, VIRTQ_DESC_F_WRITE, 0);
+	make_available(0);
+	CHECK_EQ(virtq_pop(&vq, &stale), 1);
+	/* The driver takes the queue back and sets up new rings at the same place. */
+	setup();
+	set_desc(3, DATA_GPA, 64, VIRTQ_DESC_F_WRITE, 0);
+	make_available(3);
+	CHECK_EQ(virtq_pop(&vq, &fresh), 1);
+	CHECK(!virtq_push_chain(&vq, &stale, 10));
+	CHECK_EQ(used()[1], 0); /* nothing went into the new used ring */
+	CHECK(virtq_push_chain(&vq, &fresh, 20));
+	CHECK_EQ(used()[1], 1);
+	CHECK_EQ(((struct virtq_used_elem *)(used() + 2))[0].id, 3);
+	CHECK_EQ(((struct virtq_used_elem *)(used() + 2))[0].len, 20);
+}
+
 TEST_MAIN("virtqueue", guest_mem_init(&mem, 1 * MiB); test_simple_chain(); test_event_idx();
-	  test_indirect(); test_hostile(); test_iov_copy(); guest_mem_release(&mem))
+	  test_indirect(); test_hostile(); test_iov_copy(); test_stale_chain_after_reset();
+	  guest_mem_release(&mem))

@@ -238,6 +238,16 @@ static void serial_input_ready(struct event_source *src, uint32_t events)
 
 	(void)events;
 	pthread_mutex_lock(&s->lock);
+	/*
+	 * The FIFO can be full without host input (loopback fills it): a
+	 * read() of 0 bytes would look like EOF. Pause until the guest reads.
+	 */
+	if (s->rx_count == RX_FIFO_SIZE) {
+		s->input_paused = true;
+		event_loop_modify(&s->vm->loop, src, 0);
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
 	n = read(src->fd, buf, RX_FIFO_SIZE - s->rx_count);
 	if (n <= 0) {
 		if (n == 0 || (errno != EAGAIN && errno != EINTR))

@@ -450,10 +450,21 @@ static void *port_reader(void *arg)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	while (chain && wait_rx_buffer(port, chain, &reset_count)) {
-		ssize_t n = read_input(port->in_fd, chain);
+		ssize_t n = 0;
+
+		/*
+		 * A buffer with no room in it: read() would return 0, which
+		 * means end of input. Give it back empty and wait for the next.
+		 */
+		if (!chain->writable_len)
+			pr_warn_guest("virtio-console: port %u: receive buffer without writable "
+				      "bytes",
+				      port->id);
+		else
+			n = read_input(port->in_fd, chain);
 
 		pthread_mutex_lock(&con->dev_lock);
-		if (n <= 0) {
+		if (n <= 0 && chain->writable_len) {
 			/*
 			 * EOF: the guest's reads return 0 once the host end is
 			 * closed. Not for a port that has an output too: the
@@ -467,7 +478,7 @@ static void *port_reader(void *arg)
 		}
 		if (reset_count == con->reset_count) {
 			pthread_mutex_lock(&q->lock);
-			virtio_queue_complete(&con->dev, q, chain->head, (uint32_t)n);
+			virtio_queue_complete_chain(&con->dev, q, chain, (uint32_t)n);
 			pthread_mutex_unlock(&q->lock);
 		}
 		pthread_mutex_unlock(&con->dev_lock);

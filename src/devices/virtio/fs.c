@@ -67,7 +67,7 @@ static void serve_queue(struct virtio_fs *fs, struct virtio_queue *q, struct vir
 		reply = fuse_server_handle(fs->server, chain->readable, chain->nreadable,
 					   chain->writable, chain->nwritable);
 		pthread_mutex_lock(&q->lock);
-		virtio_queue_complete(&fs->dev, q, chain->head, (uint32_t)reply);
+		virtio_queue_complete_chain(&fs->dev, q, chain, (uint32_t)MIN(reply, UINT32_MAX));
 		pthread_mutex_unlock(&q->lock);
 	}
 }

@@ -101,6 +101,14 @@ void virtio_notify_config(struct virtio_device *dev);
 void virtio_queue_complete(struct virtio_device *dev, struct virtio_queue *q, uint16_t head,
 			   uint32_t len);
 
+/*
+ * The same for a chain served after the queue lock was dropped (a worker
+ * that handles the request unlocked): nothing goes back if the driver reset
+ * the queue since the chain was popped. Call with q->lock held.
+ */
+void virtio_queue_complete_chain(struct virtio_device *dev, struct virtio_queue *q,
+				 const struct virtq_chain *chain, uint32_t len);
+
 /* Consume a kick eventfd's counter. */
 void virtio_queue_ack_kick(struct virtio_queue *q);
 

@@ -49,7 +49,10 @@ bool virtq_activate(struct virtq *vq, const struct guest_mem *mem)
 
 void virtq_reset(struct virtq *vq)
 {
+	uint32_t generation = vq->generation + 1;
+
 	memset(vq, 0, sizeof(*vq));
+	vq->generation = generation;
 }
 
 static uint16_t load16(const uint16_t *p)
@@ -169,6 +172,7 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *c)
 	head = load16(&vq->avail[AVAIL_RING + vq->next_avail % vq->size]);
 	vq->next_avail++;
 	c->head = head;
+	c->generation = vq->generation;
 	c->nreadable = c->nwritable = 0;
 	c->readable_len = c->writable_len = 0;
 
@@ -200,6 +204,14 @@ void virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
 	vq->next_used++;
 	/* The element must be visible before the index that publishes it. */
 	store16(&vq->used[USED_IDX], vq->next_used);
+}
+
+bool virtq_push_chain(struct virtq *vq, const struct virtq_chain *chain, uint32_t len)
+{
+	if (chain->generation != vq->generation)
+		return false;
+	virtq_push(vq, chain->head, len);
+	return true;
 }
 
 bool virtq_needs_notify(struct virtq *vq)

@@ -53,11 +53,17 @@ struct virtq {
 	uint16_t signalled_used;
 	bool signalled_valid;
 	bool broken; /* the driver broke the protocol; stop using the queue */
+	/*
+	 * Bumped by every reset (QUEUE_READY 0, device reset): a chain popped
+	 * before it belongs to rings the driver has taken back.
+	 */
+	uint32_t generation;
 };
 
 /* A descriptor chain mapped to host memory. */
 struct virtq_chain {
 	uint16_t head;
+	uint32_t generation; /* of the queue it was popped from */
 	unsigned int nreadable, nwritable;
 	struct iovec readable[VIRTQ_MAX_CHAIN]; /* guest -> device */
 	struct iovec writable[VIRTQ_MAX_CHAIN]; /* device -> guest */
@@ -77,6 +83,13 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *chain);
 
 /* Return a chain to the driver with "len" bytes written into it. */
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t len);
+
+/*
+ * The same for a chain served without the queue lock held since its pop:
+ * dropped (false) when the queue was reset meanwhile, as its head means
+ * nothing in the rings the driver set up since.
+ */
+bool virtq_push_chain(struct virtq *vq, const struct virtq_chain *chain, uint32_t len);
 
 /* After pushes: does the driver want an interrupt (NO_INTERRUPT / used_event)? */
 bool virtq_needs_notify(struct virtq *vq);

@@ -253,6 +253,7 @@ size_t fuse_op_read(struct fuse_req *req)
 	if (!h)
 		return fuse_reply_err(req, EBADF);
 	size = MIN((size_t)in.size, req->out_cap - sizeof(oh));
+	size = MIN(size, (size_t)FUSE_MAX_READ);
 	if (h->fd < 0) {
 		size_t ret = read_overlay(req, h->node->ovl, in.offset, size);
 

@@ -31,6 +31,12 @@
 #define FUSE_OUR_MINOR	    38 /* the protocol this server speaks (linux/fuse.h 7.38) */
 #define FUSE_MAX_WRITE	    (1024 * 1024)
 #define FUSE_MAX_PAGES_INIT 256
+/*
+ * The most one READ returns: what max_pages lets the client ask for. A
+ * reply's length is 32-bit (fuse_out_header.len, the used ring's len), so
+ * a larger request is served short, never with a wrapped length.
+ */
+#define FUSE_MAX_READ	    (FUSE_MAX_PAGES_INIT * 4096)
 #define FUSE_TIMEOUT_SEC    1
 #define FUSE_MAX_REQ_ARGS   (64 * 1024 + 4096) /* largest non-WRITE body: SETXATTR */
 #define FUSE_XATTR_SIZE_MAX (64 * 1024)
