@@ -22,6 +22,33 @@ echo "     krun-chroot ROOT yes | head -1: $(tr '\n' ' ' <"$work/wst" 2>/dev/nul
 check "krun-chroot ROOT yes | head -1: not killed by SIGPIPE, the workload's status (141) reported" \
 	sh -c "grep -qx 'exit 141' '$work/wst' && [ \"\$(cat '$work/out')\" = y ]"
 
+# --- FUSE server state: a guest holding 100000 directory handles
+# Capped (EMFILE) at FUSE_MAX_DIR_HANDLES = 16384, or at half the servers'
+# fd budget when the fd limit is lower; no per-handle buffer is kept
+# between READDIRs: the VMM stays within guest RAM (512 MiB) + 64 MiB, and
+# files still open and read while the handles are held. Once with the fd
+# limit as it is here, once with 65536 (the cap then is 16384).
+opendirs() { # opendirs LIMIT
+	rm -f "$root/opendirs.txt"
+	run_timed krun-chroot sh -c "ulimit -n $1 && exec \"\$@\"" sh "$stress" wstatus "$work/wst" \
+		"$chroot" -m 512 "$root" /bin/krun-stress opendirs /etc 100000 /opendirs.txt
+	echo "     $(tr '\n' ' ' <"$work/wst" 2>/dev/null) | $(tr '\n' ' ' <"$root/opendirs.txt" 2>/dev/null)"
+	opened=$(sed -n 's/^opened //p' "$root/opendirs.txt" 2>/dev/null)
+	rss=$(sed -n 's/^maxrss //p' "$work/wst" 2>/dev/null)
+}
+for limit in $(ulimit -n) 65536; do
+	opendirs "$limit"
+	want=16384
+	[ $(((limit - limit / 8) / 2)) -lt $want ] && want=$(((limit - limit / 8) / 2))
+	[ $((limit / 8)) -lt 256 ] && want=$(((limit - 256) / 2))
+	check "fd limit $limit, 100000 directory handles: ${opened:-?} held (want $want), then EMFILE" \
+		sh -c "[ '${opened:-0}' -eq $want ] && grep -qx 'error Too many open files' '$root/opendirs.txt'"
+	check "fd limit $limit, 100000 directory handles: files still served while they are held, and after" \
+		sh -c "grep -qx 'file-while-held ok' '$root/opendirs.txt' && grep -qx 'file-after ok' '$root/opendirs.txt' && grep -qx 'opendir-after ok' '$root/opendirs.txt'"
+	check "fd limit $limit, 100000 directory handles: VMM peak RSS ${rss:-?} KiB < 576 MiB (guest RAM + 64 MiB)" \
+		sh -c "grep -qx 'exit 0' '$work/wst' && [ '${rss:-999999999}' -lt $((576 * 1024)) ]"
+done
+
 rm -rf "$work"
 echo "hardening: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

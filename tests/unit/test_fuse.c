@@ -16,6 +16,9 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <sys/resource.h>
+
+#include "devices/virtio/fs/fuse_priv.h"
 #include "devices/virtio/fs/fuse_server.h"
 #include "test.h"
 
@@ -1542,6 +1545,104 @@ static void test_huge_read(void)
 	free(block);
 }
 
+static long rss_kib(void)
+{
+	char line[256];
+	long kib = -1;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kib;
+}
+
+/* OPENDIR + one READDIR each until the server refuses; returns how many, *err the refusal. */
+static int hold_dirs(int64_t *fhs, int max, int *err)
+{
+	int n;
+
+	*err = 0;
+	for (n = 0; n < max; n++) {
+		fhs[n] = do_open(FUSE_OPENDIR, FUSE_ROOT_ID, O_RDONLY);
+		if (fhs[n] < 0) {
+			*err = (int)fhs[n];
+			break;
+		}
+		CHECK_EQ(readdir_req(FUSE_READDIR, (uint64_t)fhs[n], 0, 4096, OUT_MAX).error, 0);
+	}
+	return n;
+}
+
+/*
+ * A guest holding directory handles by the ten thousand: capped (EMFILE at
+ * FUSE_MAX_DIR_HANDLES, or half the fd budget when the fd limit is lower),
+ * no per-handle buffer kept between READDIRs, and files still open.
+ */
+static void test_handle_caps(void)
+{
+	enum { TRY = FUSE_MAX_DIR_HANDLES + 100 };
+	int64_t *fhs = calloc(TRY, sizeof(*fhs)), file_fh;
+	long before = rss_kib(), grown;
+	int n, err;
+
+	n = hold_dirs(fhs, TRY, &err);
+	grown = rss_kib() - before;
+	printf("  %d directory handles held (then %s), RSS +%ld KiB\n", n, strerror(-err), grown);
+	CHECK_EQ(n, MIN_SZ(FUSE_MAX_DIR_HANDLES, fuse_fd_budget() / 2));
+	CHECK_EQ(err, -EMFILE);
+	CHECK(grown < 16 * 1024); /* ~0.3 KiB a handle, not 32 KiB */
+	/* Other requests are still served: a file opens and reads. */
+	file_fh = do_open(FUSE_OPEN, (uint64_t)lookup(FUSE_ROOT_ID, "file.txt", NULL), O_RDONLY);
+	CHECK(file_fh > 0);
+	CHECK(do_read((uint64_t)file_fh, 0, 4, (char[8]){0}) >= 0);
+	CHECK_EQ(release(FUSE_RELEASE, (uint64_t)file_fh), 0);
+	for (int i = 0; i < n; i++)
+		CHECK_EQ(release(FUSE_RELEASEDIR, (uint64_t)fhs[i]), 0);
+	fhs[0] = do_open(FUSE_OPENDIR, FUSE_ROOT_ID, O_RDONLY);
+	CHECK(fhs[0] > 0);
+	release(FUSE_RELEASEDIR, (uint64_t)fhs[0]);
+	free(fhs);
+}
+
+/*
+ * With a low fd limit, the servers stop while the process still has fds
+ * for everything else. Lowers the hard limit: the last test.
+ */
+static void test_fd_budget(void)
+{
+	struct rlimit lim = {700, 700};
+	int64_t fhs[800], file_fh;
+	int n, err, spare[100], got = 0;
+
+	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &lim), 0);
+	srv = fuse_server_new(share, false);
+	CHECK(srv != NULL);
+	if (!srv)
+		return;
+	do_init(FUSE_OUR_MINOR);
+	n = hold_dirs(fhs, 800, &err);
+	printf("  fd limit 700: %d directory handles held (then %s)\n", n, strerror(-err));
+	/* Directories take at most half the budget: files still open. */
+	CHECK_EQ(err, -EMFILE);
+	CHECK_EQ(n, (700 - FUSE_FD_HEADROOM_MIN) / 2);
+	file_fh = do_open(FUSE_OPEN, (uint64_t)lookup(FUSE_ROOT_ID, "file.txt", NULL), O_RDONLY);
+	CHECK(file_fh > 0);
+	release(FUSE_RELEASE, (uint64_t)file_fh);
+	for (got = 0; got < 100; got++)
+		if ((spare[got] = dup(0)) < 0)
+			break;
+	CHECK_EQ(got, 100);
+	while (got--)
+		close(spare[got]);
+	for (int i = 0; i < n; i++)
+		release(FUSE_RELEASEDIR, (uint64_t)fhs[i]);
+	fuse_server_free(srv);
+	srv = NULL;
+}
+
 static void run_all(void)
 {
 	int fds = count_fds();
@@ -1562,6 +1663,7 @@ static void run_all(void)
 	test_statfs();
 	test_file_ranges();
 	test_huge_read();
+	test_handle_caps();
 	test_misc_ops();
 	test_threads();
 	test_confinement();
@@ -1571,6 +1673,7 @@ static void run_all(void)
 	outside_intact();
 	fuse_server_free(srv);
 	CHECK_EQ(count_fds(), fds); /* every node and handle fd was closed */
+	test_fd_budget();
 	cleanup_dirs();
 }
 

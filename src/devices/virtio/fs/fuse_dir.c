@@ -8,6 +8,11 @@
  * shadow. A record's "off" is the index of the entry after it, which is what
  * the client sends back to resume; an offset other than the stream position
  * (a seekdir) rewinds and skips forward.
+ *
+ * A handle keeps no buffer between requests (a guest may hold tens of
+ * thousands of them): each READDIR reads host records into a buffer of its
+ * own, about the size of its reply, and rewinds the directory fd to the
+ * first record it did not use (the d_off of the last one it did).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -18,7 +23,8 @@
 
 #include "devices/virtio/fs/fuse_priv.h"
 
-#define DIRBUF_SIZE	 (32 * 1024)
+#define DIRBUF_MIN	 1024 /* a record with a 255-byte name fits */
+#define DIRBUF_MAX	 (32 * 1024)
 #define READDIR_MAX_SIZE (1024 * 1024)
 
 struct dir_stream {
@@ -26,8 +32,9 @@ struct dir_stream {
 	struct ovl_entry **ovl; /* overlay entries listed first */
 	size_t n_ovl;
 	uint64_t next; /* index of the entry at the stream position */
-	char *buf;     /* getdents64 records */
-	size_t len, pos;
+	char *buf;     /* getdents64 records, during one request */
+	size_t len, pos, size;
+	off_t resume; /* fd offset of the record at buf + pos */
 	bool eof;
 	bool is_root;
 	ino_t root_ino;
@@ -64,9 +71,10 @@ static int refill(struct dir_stream *ds, int fd)
 {
 	ssize_t n;
 
-	if (!ds->buf && !(ds->buf = malloc(DIRBUF_SIZE)))
+	if (!ds->buf && !(ds->buf = malloc(ds->size)))
 		return -ENOMEM;
-	n = getdents64(fd, ds->buf, DIRBUF_SIZE);
+	ds->resume = lseek(fd, 0, SEEK_CUR);
+	n = getdents64(fd, ds->buf, ds->size);
 	if (n < 0)
 		return -errno;
 	ds->len = (size_t)n;
@@ -111,14 +119,34 @@ static int peek(struct dir_stream *ds, int fd, struct dir_item *it)
 			return 1;
 		}
 		ds->pos += d->d_reclen;
+		ds->resume = d->d_off;
 	}
 }
 
 static void advance(struct dir_stream *ds)
 {
-	if (ds->next >= ds->n_ovl)
-		ds->pos += ((struct dirent64 *)(ds->buf + ds->pos))->d_reclen;
+	if (ds->next >= ds->n_ovl) {
+		struct dirent64 *d = (struct dirent64 *)(ds->buf + ds->pos);
+
+		ds->pos += d->d_reclen;
+		ds->resume = d->d_off;
+	}
 	ds->next++;
+}
+
+/* End of a request: give back the records not used, and the buffer. */
+static void unbuffer(struct dir_stream *ds, int fd)
+{
+	if (ds->pos < ds->len && fd >= 0 && lseek(fd, ds->resume, SEEK_SET) < 0) {
+		/* Cannot happen for a directory; restart the stream rather than skip. */
+		ds->next = 0;
+		lseek(fd, 0, SEEK_SET);
+	}
+	if (ds->pos < ds->len)
+		ds->eof = false;
+	free(ds->buf);
+	ds->buf = NULL;
+	ds->len = ds->pos = 0;
 }
 
 static int seek(struct dir_stream *ds, int fd, uint64_t offset)
@@ -246,9 +274,13 @@ static size_t do_readdir(struct fuse_req *req, bool plus)
 	buf = malloc(size ? size : 1);
 	if (buf) {
 		pthread_mutex_lock(&h->dir->lock);
+		/* READDIRPLUS records are ~5 times larger than the host's. */
+		h->dir->size =
+		    MIN(MAX(plus ? size / 4 : size, (size_t)DIRBUF_MIN), (size_t)DIRBUF_MAX);
 		used = seek(h->dir, h->fd, in.offset);
 		if (!used)
 			used = fill_dir(req->srv, h, buf, size, plus);
+		unbuffer(h->dir, h->fd);
 		pthread_mutex_unlock(&h->dir->lock);
 	}
 	handle_put(req->srv, h);
@@ -310,7 +342,7 @@ size_t fuse_op_opendir(struct fuse_req *req)
 	err = node->type == S_IFDIR ? open_stream(req, node, &fd, &ds) : -ENOTDIR;
 	if (!err) {
 		out.fh = handle_add(req->srv, HANDLE_DIR, fd, node, ds);
-		err = out.fh ? 0 : -ENOMEM;
+		err = out.fh ? 0 : -errno;
 	}
 	node_put(req->srv, node);
 	if (err) {

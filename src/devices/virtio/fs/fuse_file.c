@@ -46,9 +46,11 @@ static size_t reply_open(struct fuse_req *req, struct fuse_node *node, int fd)
 
 	out.fh = handle_add(req->srv, HANDLE_FILE, fd, node, NULL);
 	if (!out.fh) {
+		int err = errno;
+
 		if (fd >= 0)
 			close(fd);
-		return fuse_reply_err(req, ENOMEM);
+		return fuse_reply_err(req, err);
 	}
 	return fuse_reply(req, &out, sizeof(out));
 }
@@ -161,12 +163,14 @@ static size_t reply_create(struct fuse_req *req, struct fuse_node *dir, int fd, 
 		return fuse_reply_err(req, -err);
 	}
 	node = node_get(req->srv, e.nodeid);
+	errno = ENOENT;
 	oo.fh = node ? handle_add(req->srv, HANDLE_FILE, fd, node, NULL) : 0;
+	err = errno;
 	node_put(req->srv, node);
 	if (!oo.fh) {
 		close(fd);
 		node_forget(req->srv, e.nodeid, 1);
-		return fuse_reply_err(req, ENOMEM);
+		return fuse_reply_err(req, err);
 	}
 	return fuse_reply_iov(req, (struct iovec[]){{&e, sizeof(e)}, {&oo, sizeof(oo)}}, 2);
 }

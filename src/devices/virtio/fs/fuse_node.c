@@ -11,12 +11,42 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "devices/virtio/fs/fuse_priv.h"
 
 #define TABLE_MIN_BUCKETS 64
+
+/* fds held by nodes and handles of every server, against the process's budget. */
+static atomic_size_t fds_held;
+static atomic_size_t fd_budget = 1024 - FUSE_FD_HEADROOM_MIN;
+
+void fuse_fd_budget_set(size_t budget)
+{
+	atomic_store(&fd_budget, budget);
+}
+
+size_t fuse_fd_budget(void)
+{
+	return atomic_load(&fd_budget);
+}
+
+bool fuse_fd_charge(void)
+{
+	size_t held = atomic_fetch_add(&fds_held, 1);
+
+	if (held < atomic_load(&fd_budget))
+		return true;
+	atomic_fetch_sub(&fds_held, 1);
+	return false;
+}
+
+void fuse_fd_uncharge(void)
+{
+	atomic_fetch_sub(&fds_held, 1);
+}
 
 static size_t hash_u64(uint64_t x)
 {
@@ -138,8 +168,10 @@ static struct fuse_node *node_find_ino_locked(struct fuse_server *srv, dev_t dev
 
 static void node_destroy(struct fuse_node *node)
 {
-	if (node->fd >= 0)
+	if (node->fd >= 0) {
 		close(node->fd);
+		fuse_fd_uncharge();
+	}
 	free(node);
 }
 
@@ -211,6 +243,7 @@ void node_put(struct fuse_server *srv, struct fuse_node *node)
 uint64_t node_link_fd(struct fuse_server *srv, int fd, const struct stat *st)
 {
 	struct fuse_node *node, *fresh = calloc(1, sizeof(*fresh));
+	int err = ENOMEM;
 	uint64_t id;
 
 	pthread_mutex_lock(&srv->lock);
@@ -218,6 +251,9 @@ uint64_t node_link_fd(struct fuse_server *srv, int fd, const struct stat *st)
 	if (node) {
 		node->nlookup++;
 		id = node->id;
+	} else if (fresh && (srv->nodes.count >= FUSE_MAX_NODES || !fuse_fd_charge())) {
+		err = ENFILE;
+		id = 0;
 	} else if (fresh) {
 		fresh->id = srv->next_node_id++;
 		fresh->fd = fd;
@@ -238,7 +274,7 @@ uint64_t node_link_fd(struct fuse_server *srv, int fd, const struct stat *st)
 	if (fd >= 0)
 		close(fd);
 	if (!id)
-		errno = ENOMEM;
+		errno = err;
 	return id;
 }
 
@@ -246,12 +282,15 @@ uint64_t node_link_fd(struct fuse_server *srv, int fd, const struct stat *st)
 uint64_t node_link_ovl(struct fuse_server *srv, struct ovl_entry *ovl)
 {
 	struct fuse_node *fresh = calloc(1, sizeof(*fresh));
+	int err = ENOMEM;
 	uint64_t id = 0;
 
 	pthread_mutex_lock(&srv->lock);
 	if (ovl->node) {
 		ovl->node->nlookup++;
 		id = ovl->node->id;
+	} else if (fresh && srv->nodes.count >= FUSE_MAX_NODES) {
+		err = ENFILE;
 	} else if (fresh) {
 		fresh->id = srv->next_node_id++;
 		fresh->fd = -1;
@@ -268,7 +307,7 @@ uint64_t node_link_ovl(struct fuse_server *srv, struct ovl_entry *ovl)
 	pthread_mutex_unlock(&srv->lock);
 	free(fresh);
 	if (!id)
-		errno = ENOMEM;
+		errno = err;
 	return id;
 }
 
@@ -344,10 +383,26 @@ uint64_t handle_add(struct fuse_server *srv, enum handle_kind kind, int fd, stru
 		    struct dir_stream *dir)
 {
 	struct fuse_handle *h = calloc(1, sizeof(*h));
+	size_t cap =
+	    kind == HANDLE_DIR ? MIN(FUSE_MAX_DIR_HANDLES, fuse_fd_budget() / 2) : FUSE_MAX_HANDLES;
 	size_t b;
 
 	if (!h) {
 		errno = ENOMEM;
+		return 0;
+	}
+	pthread_mutex_lock(&srv->lock);
+	if (srv->handles.count >= FUSE_MAX_HANDLES ||
+	    (kind == HANDLE_DIR ? srv->handles.dirs : srv->handles.count) >= cap) {
+		pthread_mutex_unlock(&srv->lock);
+		free(h);
+		errno = EMFILE;
+		return 0;
+	}
+	if (fd >= 0 && !fuse_fd_charge()) {
+		pthread_mutex_unlock(&srv->lock);
+		free(h);
+		errno = ENFILE;
 		return 0;
 	}
 	h->kind = kind;
@@ -356,13 +411,13 @@ uint64_t handle_add(struct fuse_server *srv, enum handle_kind kind, int fd, stru
 	h->node = node;
 	h->refs = 1;
 	h->hashed = true;
-	pthread_mutex_lock(&srv->lock);
 	node->refs++;
 	h->id = srv->next_fh++;
 	b = fh_bucket(&srv->handles, h->id);
 	h->next = srv->handles.buckets[b];
 	srv->handles.buckets[b] = h;
 	srv->handles.count++;
+	srv->handles.dirs += kind == HANDLE_DIR;
 	handle_table_maybe_grow(&srv->handles);
 	pthread_mutex_unlock(&srv->lock);
 	return h->id;
@@ -398,8 +453,10 @@ static bool handle_unref_locked(struct fuse_handle *h, struct fuse_node **dead)
 
 static void handle_destroy(struct fuse_handle *h, struct fuse_node *dead_node)
 {
-	if (h->fd >= 0)
+	if (h->fd >= 0) {
 		close(h->fd);
+		fuse_fd_uncharge();
+	}
 	dir_stream_free(h->dir);
 	free(h);
 	if (dead_node)
@@ -432,6 +489,7 @@ static void handle_unhash_locked(struct fuse_server *srv, struct fuse_handle *h)
 	}
 	h->hashed = false;
 	srv->handles.count--;
+	srv->handles.dirs -= h->kind == HANDLE_DIR;
 }
 
 int handle_release(struct fuse_server *srv, uint64_t id, enum handle_kind kind)

@@ -43,6 +43,24 @@
 #define FUSE_HOST_NAME_MAX  255
 #define FUSE_SYMLINK_MAX    4095
 
+/*
+ * What one guest may hold in one server. Past these, LOOKUP and friends
+ * fail with ENFILE and OPEN/OPENDIR/CREATE with EMFILE, as the guest's own
+ * kernel would. Directory handles have their own, smaller cap (and at most
+ * half the fd budget below) so that a guest holding directories open can
+ * still look up and open files.
+ */
+#define FUSE_MAX_NODES	     (1u << 20)
+#define FUSE_MAX_HANDLES     65536u
+#define FUSE_MAX_DIR_HANDLES 16384u
+/*
+ * Every node and handle costs the process an fd: all servers together keep
+ * to the fd limit minus this share of it (at least FUSE_FD_HEADROOM_MIN),
+ * left to the other devices, the caller and transient opens.
+ */
+#define FUSE_FD_HEADROOM_DIV 8
+#define FUSE_FD_HEADROOM_MIN 256
+
 /* A virtual, in-memory entry (file or directory) added by the VMM. */
 struct ovl_entry {
 	char *name;
@@ -97,6 +115,7 @@ struct handle_table {
 	struct fuse_handle **buckets;
 	size_t nbuckets;
 	size_t count;
+	size_t dirs; /* of which directory handles */
 };
 
 struct fuse_server {
@@ -147,6 +166,11 @@ size_t fuse_reply_status(struct fuse_req *req, int ret); /* ret: 0 or -errno */
 bool fuse_server_can_write(struct fuse_req *req);
 
 /* fuse_node.c */
+/* Take / give back one of the process's fds for a node or handle (all servers). */
+bool fuse_fd_charge(void);
+void fuse_fd_uncharge(void);
+void fuse_fd_budget_set(size_t budget);
+size_t fuse_fd_budget(void);
 int node_tables_init(struct fuse_server *srv);
 void node_tables_free(struct fuse_server *srv);
 void node_tables_reset(struct fuse_server *srv); /* DESTROY: drop all but the root */
@@ -156,6 +180,7 @@ uint64_t node_link_fd(struct fuse_server *srv, int fd, const struct stat *st);
 uint64_t node_link_ovl(struct fuse_server *srv, struct ovl_entry *ovl);
 void node_link_again(struct fuse_server *srv, struct fuse_node *node);
 void node_forget(struct fuse_server *srv, uint64_t id, uint64_t nlookup);
+/* 0 with errno EMFILE (a cap), ENFILE (the process's fds) or ENOMEM on failure. */
 uint64_t handle_add(struct fuse_server *srv, enum handle_kind kind, int fd, struct fuse_node *node,
 		    struct dir_stream *dir);
 struct fuse_handle *handle_get(struct fuse_server *srv, uint64_t id, enum handle_kind kind);

@@ -322,12 +322,22 @@ static mode_t read_umask(void)
 static void raise_fd_limit(void)
 {
 	struct rlimit lim;
+	size_t headroom;
 
-	if (getrlimit(RLIMIT_NOFILE, &lim) || lim.rlim_cur >= lim.rlim_max)
+	if (getrlimit(RLIMIT_NOFILE, &lim))
 		return;
-	lim.rlim_cur = lim.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &lim))
-		pr_debug("fuse: cannot raise the open file limit: %s", strerror(errno));
+	if (lim.rlim_cur < lim.rlim_max) {
+		rlim_t want = lim.rlim_cur;
+
+		lim.rlim_cur = lim.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &lim)) {
+			pr_debug("fuse: cannot raise the open file limit: %s", strerror(errno));
+			lim.rlim_cur = want;
+		}
+	}
+	/* What the servers may hold; the rest stays for everything else. */
+	headroom = MAX((size_t)lim.rlim_cur / FUSE_FD_HEADROOM_DIV, (size_t)FUSE_FD_HEADROOM_MIN);
+	fuse_fd_budget_set((size_t)lim.rlim_cur > headroom ? (size_t)lim.rlim_cur - headroom : 0);
 }
 
 struct fuse_server *fuse_server_new(const char *root_dir, bool read_only)
