@@ -21,7 +21,8 @@
 
 struct shutdown_channel {
 	struct vm *vm;
-	int port_fd; /* write end of the pipe the port reads */
+	int port_fd;	  /* write end of the pipe the port reads */
+	int port_read_fd; /* its read end, the port's input */
 	bool requested;
 	struct event_source request;
 	struct event_source deadline;
@@ -55,15 +56,25 @@ static void deadline_passed(struct event_source *src, uint32_t events)
 	vm_stop(ch->vm, VM_STOP_SHUTDOWN, VM_STATUS_SHUTDOWN);
 }
 
+/* A VM that never ran: the pipe, the timer and the channel go (the console goes on its own). */
+static void channel_release(void *arg)
+{
+	struct shutdown_channel *ch = arg;
+
+	close(ch->port_fd);
+	close(ch->port_read_fd);
+	close(ch->deadline.fd);
+	free(ch);
+}
+
 /* The channel lives as long as the process: the VM's end is exit(). */
 int shutdown_channel_create(struct vm *vm, int efd)
 {
 	struct shutdown_channel *ch = calloc(1, sizeof(*ch));
-	struct virtio_console *con;
+	struct virtio_console *con = NULL;
 	int pipefd[2] = {-1, -1}, timer_fd = -1, ret = -ENOMEM;
 
-	con = ch ? virtio_console_create(vm) : NULL;
-	if (!con)
+	if (!ch)
 		goto fail;
 	if (pipe2(pipefd, O_CLOEXEC) < 0 ||
 	    (timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)) < 0) {
@@ -72,19 +83,27 @@ int shutdown_channel_create(struct vm *vm, int efd)
 	}
 	ch->vm = vm;
 	ch->port_fd = pipefd[1];
+	ch->port_read_fd = pipefd[0];
 	ch->request = (struct event_source){efd, request_received, ch};
 	ch->deadline = (struct event_source){timer_fd, deadline_passed, ch};
-
-	ret = virtio_console_add_port(con, KRUN_PORT_SHUTDOWN, false, pipefd[0], -1);
+	ret = vm_on_release(vm, channel_release, ch);
+	if (ret < 0)
+		goto fail;
+	/* From here on the VM releases the channel if it fails. */
+	con = virtio_console_create(vm);
+	ret =
+	    con ? virtio_console_add_port(con, KRUN_PORT_SHUTDOWN, false, pipefd[0], -1) : -ENOMEM;
 	if (!ret)
 		ret = virtio_console_realize(con);
+	if (ret)
+		virtio_console_discard(con);
 	if (!ret)
 		ret = event_loop_add(&vm->loop, &ch->request, EPOLLIN);
 	if (!ret)
 		ret = event_loop_add(&vm->loop, &ch->deadline, EPOLLIN);
-	if (!ret)
-		return 0;
-	/* A device that was realized stays with the VM, which is torn down now. */
+	if (ret)
+		pr_err("shutdown request channel: %s", strerror(-ret));
+	return ret;
 fail:
 	pr_err("shutdown request channel: %s", strerror(-ret));
 	if (timer_fd >= 0)

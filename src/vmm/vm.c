@@ -146,9 +146,23 @@ static int create_vcpus(struct vm *vm)
 	return 0;
 }
 
+int vm_on_release(struct vm *vm, void (*fn)(void *arg), void *arg)
+{
+	if (vm->nreleases == VM_MAX_RELEASES)
+		return -ENOSPC;
+	vm->releases[vm->nreleases++] = (struct vm_release_fn){fn, arg};
+	return 0;
+}
+
 /* Only reached when the VM failed to start: a running VM ends in exit(). */
 static void vm_release(struct vm *vm)
 {
+	while (vm->nreleases) {
+		struct vm_release_fn *r = &vm->releases[--vm->nreleases];
+
+		r->fn(r->arg);
+	}
+	free(vm->guest_config);
 	for (unsigned int i = 0; vm->vcpus && i < vm->nvcpus; i++)
 		vcpu_release(&vm->vcpus[i]);
 	free(vm->vcpus);
@@ -188,16 +202,23 @@ static void drain_devices(struct vm *vm)
 			vm->virtio[i]->ops->drain(vm->virtio[i]);
 }
 
+int vm_build_devices(struct vm *vm)
+{
+	int ret = create_event_loop(vm);
+
+	if (!ret)
+		ret = open_console_output(vm);
+	if (!ret)
+		ret = create_devices(vm);
+	return ret;
+}
+
 static int vm_build(struct vm *vm)
 {
 	int ret = create_vm(vm);
 
 	if (!ret)
-		ret = create_event_loop(vm);
-	if (!ret)
-		ret = open_console_output(vm);
-	if (!ret)
-		ret = create_devices(vm);
+		ret = vm_build_devices(vm);
 	if (!ret)
 		ret = arch_load_guest(vm);
 	if (!ret)
@@ -234,16 +255,39 @@ static void report_stop(const struct vm *vm)
 	}
 }
 
-int vm_run(const struct vm_config *cfg)
+struct vm *vm_alloc(const struct vm_config *cfg)
 {
 	/*
 	 * Guest output is written to the host from this thread: a closed pipe
 	 * must be an EPIPE for the device, not a SIGPIPE that kills the
 	 * process. Ignored for as long as the VM may run (the other threads
-	 * block every signal); the caller's disposition comes back if this
-	 * returns.
+	 * block every signal); vm_free() gives the caller its own back.
 	 */
-	struct sigaction ignore = {.sa_handler = SIG_IGN}, caller_sigpipe;
+	struct sigaction ignore = {.sa_handler = SIG_IGN};
+	struct vm *vm = calloc(1, sizeof(*vm));
+
+	if (!vm)
+		return NULL;
+	vm->cfg = cfg;
+	vm->nvcpus = cfg->vcpus;
+	vm->kvm_fd = vm->vm_fd = vm->stop_efd = vm->loop.epfd = -1;
+	vm->console_out_fd = -1;
+	atomic_init(&vm->stop_reason, VM_RUNNING);
+	pthread_sigmask(SIG_SETMASK, NULL, &vm->caller_sigmask);
+	sigaction(SIGPIPE, &ignore, &vm->caller_sigpipe);
+	return vm;
+}
+
+void vm_free(struct vm *vm)
+{
+	vm_release(vm);
+	sigaction(SIGPIPE, &vm->caller_sigpipe, NULL);
+	pthread_sigmask(SIG_SETMASK, &vm->caller_sigmask, NULL);
+	free(vm);
+}
+
+int vm_run(const struct vm_config *cfg)
+{
 	struct vm *vm;
 	struct timespec start;
 	char why[256];
@@ -257,21 +301,12 @@ int vm_run(const struct vm_config *cfg)
 	}
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	vm = calloc(1, sizeof(*vm));
+	vm = vm_alloc(cfg);
 	if (!vm)
 		return -ENOMEM;
-	sigaction(SIGPIPE, &ignore, &caller_sigpipe);
-	vm->cfg = cfg;
-	vm->nvcpus = cfg->vcpus;
-	vm->kvm_fd = vm->vm_fd = vm->stop_efd = vm->loop.epfd = -1;
-	vm->console_out_fd = -1;
-	atomic_init(&vm->stop_reason, VM_RUNNING);
-
 	ret = vm_build(vm);
 	if (ret < 0) {
-		vm_release(vm);
-		free(vm);
-		sigaction(SIGPIPE, &caller_sigpipe, NULL);
+		vm_free(vm);
 		return ret;
 	}
 	for (unsigned int i = 0; i < vm->nvcpus; i++) {

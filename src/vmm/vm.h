@@ -4,6 +4,7 @@
 
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -27,7 +28,14 @@ enum vm_stop_reason {
 #define VM_STATUS_VMM_ERROR 125
 #define VM_STATUS_SHUTDOWN  143 /* 128 + SIGTERM, as for a terminated workload */
 
-#define VM_MAX_VIRTIO 16
+#define VM_MAX_VIRTIO	16
+#define VM_MAX_RELEASES 64
+
+/* What a device asks vm_free() to undo, last registered first. */
+struct vm_release_fn {
+	void (*fn)(void *arg);
+	void *arg;
+};
 
 struct virtio_device;
 struct ioapic;
@@ -69,10 +77,34 @@ struct vm {
 	int exit_status;
 	int stop_efd;
 	struct event_source stop_source;
+
+	struct vm_release_fn releases[VM_MAX_RELEASES];
+	unsigned int nreleases;
+
+	/* The caller's, put back if the VM never runs (vm_free). */
+	sigset_t caller_sigmask;
+	struct sigaction caller_sigpipe;
 };
 
 /* Build the VM described by cfg and run it; returns the process exit status. */
 int vm_run(const struct vm_config *cfg);
+
+/*
+ * The steps of vm_run() that a failed start goes through (and the unit
+ * tests, without KVM): a VM with nothing in it, its event loop and devices,
+ * and the release of everything, which leaves the process (fds, terminal,
+ * signal dispositions and mask) as vm_alloc() found it.
+ */
+struct vm *vm_alloc(const struct vm_config *cfg);
+int vm_build_devices(struct vm *vm);
+void vm_free(struct vm *vm);
+
+/*
+ * A device's resources (fds, memory, host state it changed) are given back
+ * by fn(arg) when a VM that never ran is freed; a running VM ends in exit().
+ * -ENOSPC (the table is full): the caller releases them itself, now.
+ */
+int vm_on_release(struct vm *vm, void (*fn)(void *arg), void *arg);
 
 /* Ask the VM to stop; safe from any thread, only the first call counts. */
 void vm_stop(struct vm *vm, enum vm_stop_reason reason, int status);

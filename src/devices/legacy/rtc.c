@@ -125,6 +125,8 @@ int rtc_create(struct vm *vm)
 	pthread_mutex_init(&rtc->lock, NULL);
 	rtc->cmos[RTC_STATUS_B] = STATUS_B_24H;
 	ret = bus_register(&vm->pio, RTC_INDEX_PORT, 2, &rtc_ops, rtc);
+	if (!ret)
+		ret = vm_on_release(vm, free, rtc);
 	if (ret < 0)
 		free(rtc);
 	return ret;

@@ -277,6 +277,8 @@ int serial_create(struct vm *vm, uint16_t port, unsigned int irq, int in_fd, int
 	pthread_mutex_init(&s->lock, NULL);
 
 	ret = bus_register(&vm->pio, port, 8, &serial_ops, s);
+	if (!ret)
+		ret = vm_on_release(vm, free, s);
 	if (ret < 0) {
 		free(s);
 		return ret;

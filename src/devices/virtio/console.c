@@ -92,6 +92,8 @@ struct virtio_console {
 	struct virtio_console_config config;
 	unsigned int reset_count;
 
+	bool owned; /* by the VM, since virtio_mmio_add() */
+
 	struct pending_ctrl ctrl[CTRL_QUEUE_SIZE]; /* host -> guest, not yet delivered */
 	unsigned int ctrl_head, ctrl_count;
 	struct event_source ctrl_rx_kick, ctrl_tx_kick, winch;
@@ -144,10 +146,23 @@ static bool terminal_is_raw(int fd)
 	return false;
 }
 
-/* Raw mode for the VM's lifetime: the guest's tty does the line editing. */
-static void make_terminal_raw(int fd)
+static const int fatal_signals[] = {SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGABRT};
+static struct sigaction callers_fatal[ARRAY_SIZE(fatal_signals)];
+
+/* A VM that never ran gives the caller its terminal and signal handlers back. */
+static void restore_host_terminal(void *arg)
 {
-	static const int fatal[] = {SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGABRT};
+	(void)arg;
+	console_restore_terminal();
+	for (size_t i = 0; i < ARRAY_SIZE(fatal_signals); i++)
+		sigaction(fatal_signals[i], &callers_fatal[i], NULL);
+}
+
+/* Raw mode for the VM's lifetime: the guest's tty does the line editing. */
+static void make_terminal_raw(struct vm *vm, int fd)
+{
+	static bool atexit_done;
+	struct sigaction die = {.sa_handler = restore_and_die};
 	int n = nraw_terminals;
 	struct termios raw;
 
@@ -156,15 +171,19 @@ static void make_terminal_raw(int fd)
 		return;
 	raw = raw_terminals[n].saved;
 	cfmakeraw(&raw);
+	if (n == 0 && vm_on_release(vm, restore_host_terminal, NULL) < 0)
+		return; /* it could not be undone: leave the terminal alone */
 	if (tcsetattr(fd, TCSANOW, &raw) < 0)
 		return;
 	raw_terminals[n].fd = fd;
 	nraw_terminals = n + 1;
 	termios_saved |= fd == STDIN_FILENO;
 	if (n == 0) {
-		atexit(console_restore_terminal);
-		for (size_t i = 0; i < ARRAY_SIZE(fatal); i++)
-			signal(fatal[i], restore_and_die);
+		if (!atexit_done)
+			atexit(console_restore_terminal);
+		atexit_done = true;
+		for (size_t i = 0; i < ARRAY_SIZE(fatal_signals); i++)
+			sigaction(fatal_signals[i], &die, &callers_fatal[i]);
 	}
 }
 
@@ -533,6 +552,21 @@ static void console_drain(struct virtio_device *dev)
 		drain_port_output(&con->ports[i]);
 }
 
+/* Only for a VM that never ran: no reader thread was started. */
+static void free_console(struct virtio_console *con)
+{
+	if (con->winch.fd >= 0)
+		close(con->winch.fd);
+	pthread_cond_destroy(&con->rx_cond);
+	pthread_mutex_destroy(&con->dev_lock);
+	free(con);
+}
+
+static void console_release(struct virtio_device *dev)
+{
+	free_console(dev->priv);
+}
+
 static const struct virtio_device_ops console_ops = {
     .name = "console",
     .device_id = VIRTIO_ID_CONSOLE,
@@ -540,7 +574,14 @@ static const struct virtio_device_ops console_ops = {
     .activate = console_activate,
     .reset = console_reset,
     .drain = console_drain,
+    .release = console_release,
 };
+
+void virtio_console_discard(struct virtio_console *con)
+{
+	if (con && !con->owned)
+		free_console(con);
+}
 
 struct virtio_console *virtio_console_create(struct vm *vm)
 {
@@ -549,6 +590,7 @@ struct virtio_console *virtio_console_create(struct vm *vm)
 	if (!con)
 		return NULL;
 	con->dev.vm = vm;
+	con->winch.fd = -1;
 	pthread_mutex_init(&con->dev_lock, NULL);
 	pthread_cond_init(&con->rx_cond, NULL);
 	return con;
@@ -569,7 +611,7 @@ int virtio_console_add_port(struct virtio_console *con, const char *name, bool i
 	port->in_fd = in_fd;
 	port->out_fd = out_fd;
 	if (is_console && in_fd >= 0 && isatty(in_fd))
-		make_terminal_raw(in_fd);
+		make_terminal_raw(con->dev.vm, in_fd);
 	return 0;
 }
 
@@ -591,6 +633,7 @@ static int watch_window_size(struct virtio_console *con)
 	fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (fd < 0)
 		return -errno;
+	/* SIGWINCH stays blocked; vm_free() puts the caller's mask back. */
 	con->winch = (struct event_source){fd, winch_received, con};
 	return event_loop_add(&con->dev.vm->loop, &con->winch, EPOLLIN);
 }
@@ -612,6 +655,7 @@ int virtio_console_realize(struct virtio_console *con)
 	ret = virtio_mmio_add(vm, dev);
 	if (ret < 0)
 		return ret;
+	con->owned = true;
 
 	ret = watch_kick(vm, &con->ctrl_rx_kick, queue(con, CTRL_RX_QUEUE), ctrl_rx_kicked, con);
 	if (!ret)
@@ -627,6 +671,16 @@ int virtio_console_realize(struct virtio_console *con)
 	}
 	if (!ret && termios_saved)
 		ret = watch_window_size(con);
+	return ret;
+}
+
+/* Realize unless "ret" says a step before failed; a console the VM does not own is freed. */
+static int realize_or_discard(struct virtio_console *con, int ret)
+{
+	if (!ret)
+		ret = virtio_console_realize(con);
+	if (ret)
+		virtio_console_discard(con);
 	return ret;
 }
 
@@ -657,7 +711,7 @@ int virtio_console_create_default(struct vm *vm, int in_fd, int out_fd, int err_
 	if (!ret && (mine & CONSOLE_PORT_STDERR))
 		ret = virtio_console_add_port(con, KRUN_PORT_STDERR, false, -1, err_fd);
 	*named_ports |= mine;
-	return ret ?: virtio_console_realize(con);
+	return realize_or_discard(con, ret);
 }
 
 int virtio_console_create_output_only(struct vm *vm, int out_fd)
@@ -666,7 +720,7 @@ int virtio_console_create_output_only(struct vm *vm, int out_fd)
 
 	if (!con)
 		return -ENOMEM;
-	return virtio_console_add_port(con, NULL, true, -1, out_fd) ?: virtio_console_realize(con);
+	return realize_or_discard(con, virtio_console_add_port(con, NULL, true, -1, out_fd));
 }
 
 static int create_multiport_console(struct vm *vm, const struct console_config *c)
@@ -686,7 +740,7 @@ static int create_multiport_console(struct vm *vm, const struct console_config *
 
 		ret = virtio_console_add_port(con, p->name, p->tty, p->in_fd, p->out_fd);
 	}
-	return ret ?: virtio_console_realize(con);
+	return realize_or_discard(con, ret);
 }
 
 /*

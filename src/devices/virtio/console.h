@@ -19,6 +19,8 @@ int virtio_console_add_port(struct virtio_console *con, const char *name, bool i
 			    int in_fd, int out_fd);
 /* Add the device to the VM once its ports are all there. */
 int virtio_console_realize(struct virtio_console *con);
+/* Free a console that virtio_console_realize() did not hand to the VM (else nothing). */
+void virtio_console_discard(struct virtio_console *con);
 
 /*
  * The default console of a workload VM, on the given fds (the implicit

@@ -117,11 +117,21 @@ static int fs_activate(struct virtio_device *dev)
 	return 0;
 }
 
+/* Only for a VM that never ran: no worker was started. */
+static void fs_release(struct virtio_device *dev)
+{
+	struct virtio_fs *fs = dev->priv;
+
+	fuse_server_free(fs->server);
+	free(fs);
+}
+
 static const struct virtio_device_ops fs_ops = {
     .name = "fs",
     .device_id = VIRTIO_ID_FS,
     .config_read = fs_config_read,
     .activate = fs_activate,
+    .release = fs_release,
 };
 
 struct fuse_server *virtio_fs_create(struct vm *vm, const char *tag, const char *path,

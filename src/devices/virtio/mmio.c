@@ -340,7 +340,6 @@ static int wire_queue_kick(struct vm *vm, struct virtio_device *dev, unsigned in
 	};
 	struct virtio_queue *q = &dev->queues[i];
 
-	pthread_mutex_init(&q->lock, NULL);
 	q->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (q->kick_fd < 0)
 		return -errno;
@@ -380,6 +379,31 @@ static int announce(struct vm *vm, struct virtio_device *dev)
 	return (n < 0 || (size_t)n >= sizeof(vm->device_cmdline) - used) ? -E2BIG : 0;
 }
 
+/* The transport's fds and queues; then the device's own release. */
+static void transport_release(struct virtio_device *dev)
+{
+	for (unsigned int i = 0; dev->queues && i < dev->nqueues; i++) {
+		if (dev->queues[i].kick_fd >= 0)
+			close(dev->queues[i].kick_fd);
+		pthread_mutex_destroy(&dev->queues[i].lock);
+	}
+	free(dev->queues);
+	dev->queues = NULL;
+	if (dev->irq_fd >= 0)
+		close(dev->irq_fd);
+	dev->irq_fd = -1;
+	pthread_mutex_destroy(&dev->reg_lock);
+}
+
+static void virtio_mmio_release(void *arg)
+{
+	struct virtio_device *dev = arg;
+
+	transport_release(dev);
+	if (dev->ops->release)
+		dev->ops->release(dev);
+}
+
 int virtio_mmio_add(struct vm *vm, struct virtio_device *dev)
 {
 	unsigned int index = vm->nvirtio;
@@ -393,9 +417,16 @@ int virtio_mmio_add(struct vm *vm, struct virtio_device *dev)
 		return -ENOSPC;
 	pthread_mutex_init(&dev->reg_lock, NULL);
 	atomic_init(&dev->interrupt_status, 0);
+	dev->irq_fd = -1;
 	dev->queues = calloc(dev->nqueues, sizeof(*dev->queues));
-	if (!dev->queues)
+	if (!dev->queues) {
+		pthread_mutex_destroy(&dev->reg_lock);
 		return -ENOMEM;
+	}
+	for (unsigned int i = 0; i < dev->nqueues; i++) {
+		dev->queues[i].kick_fd = -1;
+		pthread_mutex_init(&dev->queues[i].lock, NULL);
+	}
 
 	ret = bus_register(&vm->mmio, dev->base, VIRTIO_MMIO_SIZE, &virtio_mmio_ops, dev);
 	for (unsigned int i = 0; !ret && i < dev->nqueues; i++)
@@ -404,8 +435,13 @@ int virtio_mmio_add(struct vm *vm, struct virtio_device *dev)
 		ret = wire_interrupt(vm, dev);
 	if (!ret)
 		ret = announce(vm, dev);
-	if (ret < 0)
+	if (!ret)
+		ret = vm_on_release(vm, virtio_mmio_release, dev);
+	if (ret < 0) {
+		/* The bus keeps a pointer, but the VM is not started now. */
+		transport_release(dev);
 		return ret;
+	}
 	vm->virtio[vm->nvirtio++] = dev;
 	pr_debug("virtio-%s at 0x%llx, irq %u, %u queues", dev->ops->name,
 		 (unsigned long long)dev->base, dev->irq, dev->nqueues);

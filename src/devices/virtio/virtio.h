@@ -52,6 +52,12 @@ struct virtio_device_ops {
 	void (*reset)(struct virtio_device *dev);
 	/* Flush what the guest handed over before the VM stops. Optional. */
 	void (*drain)(struct virtio_device *dev);
+	/*
+	 * A VM that never ran is freed: free the device (the transport's fds
+	 * are closed already). Optional; only called once virtio_mmio_add()
+	 * succeeded, which hands the device over to the VM.
+	 */
+	void (*release)(struct virtio_device *dev);
 };
 
 struct virtio_queue {
@@ -89,7 +95,9 @@ struct virtio_device {
  * Place the device on the MMIO bus with the next free window and IRQ, wire
  * its kicks and interrupt through KVM, and announce it on the kernel command
  * line. The caller filled ops, priv, features, config_size, nqueues,
- * queue_max.
+ * queue_max. On success the VM owns the device (ops->release frees it if the
+ * VM never runs); on failure nothing of the transport is left open and the
+ * caller frees the device.
  */
 int virtio_mmio_add(struct vm *vm, struct virtio_device *dev);
 
