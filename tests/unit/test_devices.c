@@ -23,11 +23,13 @@
 
 enum { THR = 0, LSR = 5, MCR = 4 };
 
+static const struct vm_config no_config;
+
+/* vm_free() releases it, devices included. */
 static struct vm *fake_vm(void)
 {
-	struct vm *vm = calloc(1, sizeof(*vm));
+	struct vm *vm = vm_alloc(&no_config);
 
-	vm->kvm_fd = vm->vm_fd = vm->stop_efd = -1;
 	vm->pio.name = "pio";
 	vm->mmio.name = "mmio";
 	CHECK_EQ(event_loop_init(&vm->loop), 0);
@@ -85,6 +87,7 @@ static void test_serial_loopback_keeps_host_input(void)
 	serve_events(vm, 100);
 	CHECK(inb(vm, COM1 + LSR) & 1); /* the host's byte arrived */
 	CHECK_EQ(inb(vm, COM1 + THR), 'x');
+	vm_free(vm);
 	close(p[0]);
 	close(p[1]);
 }

@@ -1545,6 +1545,12 @@ static void test_huge_read(void)
 	free(block);
 }
 
+#ifdef __SANITIZE_ADDRESS__
+#define HANDLE_KIB_MAX 3
+#else
+#define HANDLE_KIB_MAX 1
+#endif
+
 static long rss_kib(void)
 {
 	char line[256];
@@ -1593,7 +1599,8 @@ static void test_handle_caps(void)
 	printf("  %d directory handles held (then %s), RSS +%ld KiB\n", n, strerror(-err), grown);
 	CHECK_EQ(n, MIN_SZ(FUSE_MAX_DIR_HANDLES, fuse_fd_budget() / 2));
 	CHECK_EQ(err, -EMFILE);
-	CHECK(grown < 16 * 1024); /* ~0.3 KiB a handle, not 32 KiB */
+	/* ~0.2 KiB a handle (ASan's redzones and quarantine: ~2.3), not the 4.5 KiB it was. */
+	CHECK(grown < n * HANDLE_KIB_MAX);
 	/* Other requests are still served: a file opens and reads. */
 	file_fh = do_open(FUSE_OPEN, (uint64_t)lookup(FUSE_ROOT_ID, "file.txt", NULL), O_RDONLY);
 	CHECK(file_fh > 0);
