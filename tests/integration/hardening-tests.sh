@@ -27,7 +27,8 @@ check "krun-chroot ROOT yes | head -1: not killed by SIGPIPE, the workload's sta
 # fd budget when the fd limit is lower; no per-handle buffer is kept
 # between READDIRs: the VMM stays within guest RAM (512 MiB) + 64 MiB, and
 # files still open and read while the handles are held. Once with the fd
-# limit as it is here, once with 65536 (the cap then is 16384).
+# limit as it is here, once with 4096: the test host runs 16384 opens too slowly
+# (TCG); test_fuse reaches the 16384 cap itself.
 opendirs() { # opendirs LIMIT
 	rm -f "$root/opendirs.txt"
 	run_timed krun-chroot sh -c "ulimit -n $1 && exec \"\$@\"" sh "$stress" wstatus "$work/wst" \
@@ -36,13 +37,13 @@ opendirs() { # opendirs LIMIT
 	opened=$(sed -n 's/^opened //p' "$root/opendirs.txt" 2>/dev/null)
 	rss=$(sed -n 's/^maxrss //p' "$work/wst" 2>/dev/null)
 }
-for limit in $(ulimit -n) 65536; do
+for limit in $(ulimit -n) 4096; do
 	opendirs "$limit"
 	want=16384
 	[ $(((limit - limit / 8) / 2)) -lt $want ] && want=$(((limit - limit / 8) / 2))
 	[ $((limit / 8)) -lt 256 ] && want=$(((limit - 256) / 2))
 	check "fd limit $limit, 100000 directory handles: ${opened:-?} held (want $want), then EMFILE" \
-		sh -c "[ '${opened:-0}' -eq $want ] && grep -qx 'error Too many open files' '$root/opendirs.txt'"
+		sh -c "[ '${opened:-0}' -eq $want ] && grep -qx 'errno 24' '$root/opendirs.txt'"
 	check "fd limit $limit, 100000 directory handles: files still served while they are held, and after" \
 		sh -c "grep -qx 'file-while-held ok' '$root/opendirs.txt' && grep -qx 'file-after ok' '$root/opendirs.txt' && grep -qx 'opendir-after ok' '$root/opendirs.txt'"
 	check "fd limit $limit, 100000 directory handles: VMM peak RSS ${rss:-?} KiB < 576 MiB (guest RAM + 64 MiB)" \

@@ -90,7 +90,7 @@ static int do_opendirs(const char *dir, long want, const char *file)
 			break;
 		}
 	}
-	fprintf(f, "opened %ld\nerror %s\n", n, first_err ? strerror(first_err) : "none");
+	fprintf(f, "opened %ld\nerrno %d\n", n, first_err);
 	err = read_file("/etc/passwd");
 	fprintf(f, "file-while-held %s\n", err ? strerror(-err) : "ok");
 	for (long i = 0; i < n; i++)
