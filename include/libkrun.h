@@ -477,7 +477,12 @@ int32_t krun_disable_implicit_console(uint32_t ctx_id);
  * kernel then runs the root's own init (or init= from the command line).
  * Such an init may start without fds 0-2 (the virtio console can register
  * after the kernel opened /dev/console; /dev is a devtmpfs, so it can open
- * /dev/console itself) and cannot report an exit status: the process exits 1
+ * /dev/console itself). It reports an exit status as the built-in one does,
+ * with upstream libkrun's request: as uid 0,
+ *     int fd = open("/", O_RDONLY);
+ *     ioctl(fd, 0x7602, status);    (_IO('v', 2), the status as argument)
+ * on the virtio-fs root; the VM stops at once and the process exits with
+ * status & 0xff. An init that does not report makes the process exit 1
  * when the guest stops.
  */
 int32_t krun_disable_implicit_init(uint32_t ctx_id);

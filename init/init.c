@@ -6,7 +6,7 @@
  * filesystems, hostname, the workload's stdio and environment; then it
  * starts the workload and, until it exits, forwards signals to it and reaps
  * every process that ends up as PID 1's child. Last it drains the output,
- * syncs, and writes the workload's status to the VMM's exit-status port,
+ * syncs, and reports the workload's status to the VMM (exit_status.c),
  * which stops the VM. Processes the workload left behind are not waited
  * for nor signalled: the VM stops under them, after sync().
  *
@@ -20,8 +20,6 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/io.h>
-#include <sys/reboot.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -191,20 +189,6 @@ static int wait_for_workload(pid_t workload, const sigset_t *set, const struct s
 	}
 }
 
-static __attribute__((noreturn)) void report_exit_status(int status)
-{
-	if (ioperm(KRUN_EXIT_STATUS_PORT, 4, 1) < 0) {
-		say("cannot report exit status %d: ioperm(0x%x): %s; rebooting", status,
-		    KRUN_EXIT_STATUS_PORT, strerror(errno));
-	} else {
-		outl((unsigned int)status, KRUN_EXIT_STATUS_PORT);
-	}
-	/* The VM stops on the write; should it not, a reset at least ends it. */
-	reboot(RB_AUTOBOOT);
-	for (;;)
-		pause();
-}
-
 /* Makes sure the workload's output and files reached the host, then reports. */
 static __attribute__((noreturn)) void finish(int status, struct stdio *io)
 {
@@ -212,7 +196,7 @@ static __attribute__((noreturn)) void finish(int status, struct stdio *io)
 	if (io)
 		stdio_flush_and_close(io);
 	sync();
-	report_exit_status(status);
+	exit_status_report(status);
 }
 
 int main(void)
@@ -226,6 +210,7 @@ int main(void)
 	block_signals(&set);
 	mount_dev();
 	console_as_init_stdio();
+	exit_status_prepare();
 	if (config_load(KRUN_CONFIG_PATH, &cfg) < 0)
 		finish(KRUN_STATUS_SETUP_FAILED, NULL);
 	mount_system_filesystems();

@@ -10,6 +10,7 @@
  *   mounts.c    pseudo filesystems, /dev links, virtio-fs mounts
  *   stdio.c     the workload's fds 0-2: virtio-console ports or the console
  *   workload.c  the child: ids, limits, terminal, exec with a PATH search
+ *   exit_status.c  the workload's status to the VMM
  */
 #ifndef KRUN_INIT_H
 #define KRUN_INIT_H
@@ -77,6 +78,10 @@ void stdio_open(struct stdio *io, unsigned int expected_ports);
 unsigned int stdio_port_bit(const char *name);
 bool stdio_uses_console(const struct stdio *io);
 void stdio_flush_and_close(struct stdio *io);
+
+/* exit_status.c: prepare before the workload runs; report stops the VM. */
+void exit_status_prepare(void);
+void exit_status_report(int status) __attribute__((noreturn));
 
 /* workload.c */
 pid_t workload_start(const struct config *cfg, const struct stdio *io, int *failed_status);

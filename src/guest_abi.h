@@ -29,9 +29,17 @@
  * stops the VM itself if that report has not come KRUN_SHUTDOWN_TIMEOUT_S
  * seconds after the request.
  *
- * Exit status: init writes it as a 32-bit value to KRUN_EXIT_STATUS_PORT
- * (after ioperm()), once the workload's output has reached the host. The VM
- * stops on that write.
+ * Exit status, once the workload's output has reached the host; the VM
+ * stops on the report, with the low 8 bits as the process's exit status:
+ *  - on a virtio-fs root, ioctl(KRUN_EXIT_STATUS_IOCTL, status) on a
+ *    directory fd of "/" (open("/", O_RDONLY)), by uid 0: the root share's
+ *    FUSE server takes it (FUSE_IOCTL on its root node) and refuses it from
+ *    another uid (EPERM), on another node (ENOTTY) or with a size (EINVAL).
+ *    Upstream libkrun's request number; it needs no kernel option, so it
+ *    works on kernels without CONFIG_X86_IOPL_IOPERM (upstream libkrunfw's).
+ *  - otherwise (a root disk, or an old VMM that answers the ioctl with
+ *    ENOTTY), as a 32-bit write to I/O port KRUN_EXIT_STATUS_PORT, after
+ *    ioperm(), which needs CONFIG_X86_IOPL_IOPERM.
  */
 #ifndef KRUN_GUEST_ABI_H
 #define KRUN_GUEST_ABI_H
@@ -48,6 +56,9 @@
 
 #define KRUN_SHUTDOWN_GRACE_S	5
 #define KRUN_SHUTDOWN_TIMEOUT_S 10
+
+/* _IO('v', 2): no data, the status is the ioctl's argument. */
+#define KRUN_EXIT_STATUS_IOCTL 0x7602
 
 /* Exit statuses init uses for its own failures (those of a shell). */
 #define KRUN_STATUS_SETUP_FAILED 125 /* could not set up the environment */

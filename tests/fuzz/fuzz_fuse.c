@@ -119,6 +119,14 @@ static void open_some(void)
 	canned(FUSE_OPEN, 4, &ro, sizeof(ro));
 }
 
+/* The exit-status ioctl, as on the root share; the status is 8 bits. */
+static void exit_reported(void *opaque, int status)
+{
+	(void)opaque;
+	if (status < 0 || status > 255)
+		abort();
+}
+
 static void new_server(void)
 {
 	struct fuse_init_in init = {
@@ -146,6 +154,7 @@ static void new_server(void)
 	    fuse_server_add_overlay_dir(srv, "ovl", 0755) ||
 	    fuse_server_add_overlay_file(srv, "ovl/f", overlay_data, 8, 0644, false))
 		die("overlay");
+	fuse_server_set_exit_handler(srv, exit_reported, NULL);
 	if (fuse_server_handle(srv, &iin, 1, &iout, 1) < sizeof(struct fuse_out_header))
 		die("init");
 	open_some();

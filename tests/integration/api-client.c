@@ -205,6 +205,10 @@ static void apply(int opt, char *arg)
 	case 'l':
 		call("krun_set_kernel", krun_set_kernel(ctx, NULL, 0, NULL, arg));
 		break;
+	case 'K':
+		call("krun_set_kernel",
+		     krun_set_kernel(ctx, arg, KRUN_KERNEL_FORMAT_ELF, NULL, NULL));
+		break;
 	case 'f':
 	case 'F':
 		overlay_file(arg, opt == 'F');
@@ -256,6 +260,7 @@ int main(int argc, char **argv)
 	    {"port-tty", required_argument, NULL, 't'}, /* NAME:OUTFILE:TEXT, a pty */
 	    {"kernel-console", required_argument, NULL, 'k'},
 	    {"cmdline", required_argument, NULL, 'l'},
+	    {"kernel", required_argument, NULL, 'K'},		/* a vmlinux file */
 	    {"overlay-file", required_argument, NULL, 'f'},	/* PATH:MODE:TEXT */
 	    {"overlay-one-shot", required_argument, NULL, 'F'}, /* PATH:MODE:TEXT */
 	    {"overlay-dir", required_argument, NULL, 'd'},	/* PATH:MODE */

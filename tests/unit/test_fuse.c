@@ -1021,7 +1021,7 @@ static void test_misc_ops(void)
 	CHECK_EQ(send_req(&r).error, 0);
 	req_init(&r, FUSE_IOCTL, FUSE_ROOT_ID);
 	req_add(&r, &fs, sizeof(fs));
-	CHECK_EQ(send_req(&r).error, -ENOTTY);
+	CHECK_EQ(send_req(&r).error, -EINVAL); /* shorter than fuse_ioctl_in */
 	req_init(&r, FUSE_POLL, FUSE_ROOT_ID);
 	CHECK_EQ(send_req(&r).error, -ENOSYS);
 	req_init(&r, 9999, FUSE_ROOT_ID);
@@ -1056,6 +1056,140 @@ static void test_misc_ops(void)
 
 static const uint8_t init_data[] = "#!/bin/sh\necho krun\n";
 static const uint8_t shadow_data[] = "from overlay";
+
+/* ---- the exit-status ioctl ---- */
+
+#define EXIT_STATUS_IOCTL 0x7602 /* KRUN_EXIT_STATUS_IOCTL of guest_abi.h */
+
+static int exit_calls, exit_status_seen;
+
+static void record_exit(void *opaque, int status)
+{
+	CHECK(opaque == &exit_calls);
+	exit_calls++;
+	exit_status_seen = status;
+}
+
+/* FUSE_IOCTL as the guest kernel sends it for an _IO() request on a directory. */
+static struct fuse_ioctl_in ioctl_in(uint64_t fh, uint32_t cmd, uint64_t arg)
+{
+	return (struct fuse_ioctl_in){.fh = fh, .flags = FUSE_IOCTL_DIR, .cmd = cmd, .arg = arg};
+}
+
+/* Returns the reply's error, or the ioctl's result once the reply is checked. */
+static int send_ioctl(uint64_t node, uint32_t uid, const struct fuse_ioctl_in *in, size_t extra)
+{
+	static const uint8_t junk[8];
+	struct fuse_in_header h;
+	struct reply rep;
+	struct req r;
+
+	req_init(&r, FUSE_IOCTL, node);
+	memcpy(&h, r.buf, sizeof(h));
+	h.uid = uid;
+	memcpy(r.buf, &h, sizeof(h));
+	req_add(&r, in, sizeof(*in));
+	req_add(&r, junk, extra);
+	rep = send_req(&r);
+	if (rep.error)
+		return rep.error;
+	CHECK_EQ(rep.body_len, sizeof(struct fuse_ioctl_out));
+	return ((struct fuse_ioctl_out *)rep.body)->result;
+}
+
+/* Every malformed or misplaced report is refused and stops nothing. */
+static void test_exit_ioctl_refused(uint64_t root_fh)
+{
+	struct fuse_ioctl_in in = ioctl_in(root_fh, EXIT_STATUS_IOCTL, 9);
+	int64_t dir = mkdir_op(FUSE_ROOT_ID, "exit-dir", 0755), file_node;
+	uint64_t file_fh = 0;
+	int64_t dir_fh = do_open(FUSE_OPENDIR, (uint64_t)dir, O_RDONLY);
+
+	CHECK(dir > 0 && dir_fh > 0);
+	file_node = create(FUSE_ROOT_ID, "exit-file", O_RDWR, 0644, &file_fh);
+	CHECK(file_node > 0);
+
+	CHECK_EQ(send_ioctl(FUSE_ROOT_ID, 1000, &in, 0), -EPERM); /* not uid 0 */
+	CHECK_EQ(send_ioctl(FUSE_ROOT_ID, 65534, &in, 0), -EPERM);
+	CHECK_EQ(send_ioctl((uint64_t)dir, 0, &in, 0), -ENOTTY); /* another node */
+	CHECK_EQ(send_ioctl((uint64_t)file_node, 0, &in, 0), -ENOTTY);
+	CHECK_EQ(send_ioctl(123456, 0, &in, 0), -ENOTTY);	/* no such node */
+	CHECK_EQ(send_ioctl(FUSE_ROOT_ID, 0, &in, 4), -EINVAL); /* data after it */
+	in.in_size = 4;
+	CHECK_EQ(send_ioctl(FUSE_ROOT_ID, 0, &in, 4), -EINVAL); /* _IOW-sized */
+	in.in_size = 0;
+	in.out_size = 4;
+	CHECK_EQ(send_ioctl(FUSE_ROOT_ID, 0, &in, 0), -EINVAL); /* _IOR-sized */
+	in.out_size = 0;
+	in.flags |= FUSE_IOCTL_UNRESTRICTED;
+	CHECK_EQ(send_ioctl(FUSE_ROOT_ID, 0, &in, 0), -EINVAL);
+	in.flags = 0; /* not a directory fd */
+	CHECK_EQ(send_ioctl(FUSE_ROOT_ID, 0, &in, 0), -EBADF);
+	in = ioctl_in((uint64_t)dir_fh, EXIT_STATUS_IOCTL, 9); /* a subdirectory's handle */
+	CHECK_EQ(send_ioctl(FUSE_ROOT_ID, 0, &in, 0), -EBADF);
+	in = ioctl_in(file_fh, EXIT_STATUS_IOCTL, 9); /* a file handle */
+	CHECK_EQ(send_ioctl(FUSE_ROOT_ID, 0, &in, 0), -EBADF);
+	in = ioctl_in(0xdeadbeef, EXIT_STATUS_IOCTL, 9); /* forged */
+	CHECK_EQ(send_ioctl(FUSE_ROOT_ID, 0, &in, 0), -EBADF);
+	/* The same number with size bits (_IOW/_IOR('v', 2, int)): another request. */
+	in = ioctl_in(root_fh, 0x40047602, 9);
+	in.in_size = 4;
+	CHECK_EQ(send_ioctl(FUSE_ROOT_ID, 0, &in, 4), -ENOTTY);
+	in = ioctl_in(root_fh, 0x80047602, 9);
+	in.out_size = 4;
+	CHECK_EQ(send_ioctl(FUSE_ROOT_ID, 0, &in, 0), -ENOTTY);
+	in = ioctl_in(root_fh, 0x80086601, 0); /* FS_IOC_GETFLAGS, as chattr sends it */
+	in.out_size = 8;
+	CHECK_EQ(send_ioctl(FUSE_ROOT_ID, 0, &in, 0), -ENOTTY);
+	CHECK_EQ(exit_calls, 0);
+
+	CHECK_EQ(release(FUSE_RELEASEDIR, (uint64_t)dir_fh), 0);
+	CHECK_EQ(release(FUSE_RELEASE, file_fh), 0);
+	CHECK_EQ(name_op(FUSE_UNLINK, FUSE_ROOT_ID, "exit-file"), 0);
+	CHECK_EQ(name_op(FUSE_RMDIR, FUSE_ROOT_ID, "exit-dir"), 0);
+}
+
+static void test_exit_ioctl(void)
+{
+	int64_t fh = do_open(FUSE_OPENDIR, FUSE_ROOT_ID, O_RDONLY);
+	struct fuse_ioctl_in in = ioctl_in((uint64_t)fh, EXIT_STATUS_IOCTL, 7);
+	struct req r;
+
+	CHECK(fh > 0);
+	/* A share without an exit handler (not the root share) knows no ioctl. */
+	CHECK_EQ(send_ioctl(FUSE_ROOT_ID, 0, &in, 0), -ENOTTY);
+
+	fuse_server_set_exit_handler(srv, record_exit, &exit_calls);
+	test_exit_ioctl_refused((uint64_t)fh);
+
+	/* No room for the reply: refused before anything stops. */
+	req_init(&r, FUSE_IOCTL, FUSE_ROOT_ID);
+	req_add(&r, &in, sizeof(in));
+	CHECK_EQ(send_raw(&r, sizeof(struct fuse_out_header) + 4, 0).error, -EINVAL);
+	CHECK_EQ(exit_calls, 0);
+
+	CHECK_EQ(send_ioctl(FUSE_ROOT_ID, 0, &in, 0), 0);
+	CHECK_EQ(exit_calls, 1);
+	CHECK_EQ(exit_status_seen, 7);
+	in.arg = 0;
+	CHECK_EQ(send_ioctl(FUSE_ROOT_ID, 0, &in, 0), 0);
+	CHECK_EQ(exit_status_seen, 0);
+	in.arg = 0x1234; /* an exit status is 8 bits, as for a process */
+	in.flags |= FUSE_IOCTL_COMPAT | FUSE_IOCTL_32BIT; /* a 32-bit init */
+	CHECK_EQ(send_ioctl(FUSE_ROOT_ID, 0, &in, 0), 0);
+	CHECK_EQ(exit_status_seen, 0x34);
+	CHECK_EQ(exit_calls, 3);
+
+	fuse_server_set_exit_handler(srv, NULL, NULL);
+	CHECK_EQ(send_ioctl(FUSE_ROOT_ID, 0, &in, 0), -ENOTTY);
+	CHECK_EQ(exit_calls, 3);
+	CHECK_EQ(release(FUSE_RELEASEDIR, (uint64_t)fh), 0);
+	/* A released handle no longer carries a report. */
+	fuse_server_set_exit_handler(srv, record_exit, &exit_calls);
+	CHECK_EQ(send_ioctl(FUSE_ROOT_ID, 0, &in, 0), -EBADF);
+	fuse_server_set_exit_handler(srv, NULL, NULL);
+	CHECK_EQ(exit_calls, 3);
+}
 
 static void test_overlay(void)
 {
@@ -1672,6 +1806,7 @@ static void run_all(void)
 	test_huge_read();
 	test_handle_caps();
 	test_misc_ops();
+	test_exit_ioctl();
 	test_threads();
 	test_confinement();
 	test_malformed();

@@ -246,6 +246,16 @@ static int add_init(struct vm *vm, struct fuse_server *srv)
 	return ret;
 }
 
+/*
+ * The exit-status ioctl on the root share: the same stop as the exit port's
+ * (devices/legacy/exit_port.c). The guest sends it once the workload's
+ * output has reached the host; vm_run() drains the devices after the stop.
+ */
+static void root_exit_report(void *opaque, int status)
+{
+	vm_stop(opaque, VM_STOP_EXIT_STATUS, status);
+}
+
 /* The virtio-fs shares: the root (with init, unless disabled), then the others. */
 static int create_shares(struct vm *vm)
 {
@@ -257,6 +267,7 @@ static int create_shares(struct vm *vm)
 		srv = virtio_fs_create(vm, KRUN_FS_ROOT_TAG, cfg->root_path, cfg->root_read_only);
 		if (!srv)
 			return -EIO;
+		fuse_server_set_exit_handler(srv, root_exit_report, vm);
 		if (!cfg->no_implicit_init)
 			ret = add_init(vm, srv);
 		if (!ret)

@@ -16,6 +16,7 @@
 
 #include <linux/fuse.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -132,6 +133,10 @@ struct fuse_server {
 	uint64_t next_ovl_ino;
 	struct node_table nodes;
 	struct handle_table handles;
+	/* The exit-status ioctl (fuse_ioctl.c): set before the guest runs. */
+	fuse_exit_fn exit_fn;
+	void *exit_opaque;
+	atomic_bool exit_refusal_logged;
 	/* Negotiated by INIT; updated under lock, read racily by design. */
 	bool initialized;
 	uint32_t minor;
@@ -224,6 +229,9 @@ size_t fuse_op_readdir(struct fuse_req *req);
 size_t fuse_op_readdirplus(struct fuse_req *req);
 size_t fuse_op_releasedir(struct fuse_req *req);
 size_t fuse_op_fsyncdir(struct fuse_req *req);
+
+/* fuse_ioctl.c */
+size_t fuse_op_ioctl(struct fuse_req *req);
 
 /* fuse_entry.c */
 size_t fuse_op_lookup(struct fuse_req *req);

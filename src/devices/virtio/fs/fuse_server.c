@@ -136,11 +136,6 @@ static size_t op_no_reply(struct fuse_req *req)
 	return 0; /* INTERRUPT: every request runs to completion anyway */
 }
 
-static size_t op_ioctl(struct fuse_req *req)
-{
-	return fuse_reply_err(req, ENOTTY);
-}
-
 static size_t op_enosys(struct fuse_req *req)
 {
 	return fuse_reply_err(req, ENOSYS);
@@ -205,7 +200,8 @@ static const struct fuse_op fuse_ops[] = {
     [FUSE_INTERRUPT] = {.fn = op_no_reply, .no_reply = true},
     OP(FUSE_BMAP, op_enosys, 0, 0, false),
     OP(FUSE_DESTROY, op_destroy, 0, 0, false),
-    OP(FUSE_IOCTL, op_ioctl, 0, 0, false),
+    OP(FUSE_IOCTL, fuse_op_ioctl, sizeof(struct fuse_ioctl_in), sizeof(struct fuse_ioctl_out),
+       false),
     OP(FUSE_POLL, op_enosys, 0, 0, false),
     [FUSE_BATCH_FORGET] = {.fn = fuse_op_batch_forget,
 			   .in_size = sizeof(struct fuse_batch_forget_in),

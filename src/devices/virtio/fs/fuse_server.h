@@ -31,6 +31,15 @@ int fuse_server_add_overlay_file(struct fuse_server *srv, const char *path, cons
 int fuse_server_add_overlay_dir(struct fuse_server *srv, const char *path, uint32_t mode);
 
 /*
+ * The guest's exit-status report (KRUN_EXIT_STATUS_IOCTL on the share's
+ * root, see guest_abi.h) calls fn(opaque, status), status 0-255, from the
+ * thread serving the request. Without a handler (the default) the request
+ * is refused like any other ioctl. Set before the first request.
+ */
+typedef void (*fuse_exit_fn)(void *opaque, int status);
+void fuse_server_set_exit_handler(struct fuse_server *srv, fuse_exit_fn fn, void *opaque);
+
+/*
  * Serve one request. "in" holds the request (fuse_in_header + body, split at
  * arbitrary boundaries), "out" receives the reply. Returns the number of
  * bytes written to "out": 0 when the request has no reply (FORGET,
