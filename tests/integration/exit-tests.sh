@@ -1,9 +1,12 @@
 #!/bin/sh
 # exit-tests.sh BUILD: how the workload's exit status leaves the guest
-# (src/guest_abi.h) with the usual virtio-fs root and init: the status must
-# arrive through the root share's FUSE ioctl; the VMM's debug log says so
-# ("fuse: guest reported exit status N"). Then a hostile workload tries the
-# ioctl where it must be refused: nothing may stop.
+# (src/guest_abi.h), on two kernels booted through krun_set_kernel() with the
+# usual virtio-fs root and init: ours (BUILD/krunfw/vmlinux) and a variant
+# without CONFIG_X86_IOPL_IOPERM, like upstream libkrunfw's
+# (BUILD/krunfw-noioperm/vmlinux, krunfw/build-test-kernel.sh). On both the
+# status must arrive through the root share's FUSE ioctl; the VMM's debug log
+# says so ("fuse: guest reported exit status N"). Then a hostile workload
+# tries the ioctl where it must be refused: nothing may stop.
 # POSIX sh: it also runs under busybox inside the KVM test host.
 build=$1
 client="$build/tests/krun-api-client"
@@ -46,6 +49,17 @@ exit_statuses "our kernel"
 api "$root" /bin/exit-ioctl ioperm
 check "our kernel: ioperm() of the exit-status port works (the fallback is there)" \
 	sh -c "[ $status -eq 0 ] && [ \"\$(cat '$work/out')\" = 'ioperm: ok' ]"
+
+# --- the kernel without ioperm(): the ioctl is the only way out
+noioperm="$build/krunfw-noioperm/vmlinux"
+if [ -f "$noioperm" ] && grep -qx '# CONFIG_X86_IOPL_IOPERM is not set' "$build/krunfw-noioperm/.config"; then
+	api --kernel "$noioperm" "$root" /bin/sh -c '/bin/exit-ioctl ioperm; exit 3'
+	check "no-ioperm kernel: ioperm() of the port fails (ENOSYS), status 3 arrives anyway" \
+		sh -c "[ $status -eq 3 ] && [ \"\$(cat '$work/out')\" = 'ioperm: Function not implemented' ] && grep -q 'fuse: guest reported exit status 3\$' '$work/err'"
+	exit_statuses "no-ioperm kernel" --kernel "$noioperm"
+else
+	fail "no-ioperm kernel: $noioperm missing or not built without CONFIG_X86_IOPL_IOPERM (make tests builds it)"
+fi
 
 # --- hostile workload: refused reports stop nothing
 api "$root" /bin/sh -c '/bin/exit-ioctl nonroot node=/bin node=/bin/busybox iow ior; echo still-running; exit 3'
