@@ -37,9 +37,9 @@ TOOLS := $(B)/krun-boot $(B)/krun-chroot
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(wildcard tests/unit/test_*.c))
 GUEST_PROGS := $(B)/tests/guest/hello-init $(B)/tests/guest/krun-probe $(B)/tests/guest/krun-stress \
-	$(B)/tests/guest/exit-ioctl
+	$(B)/tests/guest/exit-ioctl $(B)/tests/guest/vsock-io
 TEST_SCRIPTS := $(addprefix $(B)/tests/,guest-tests.sh chroot-tests.sh api-tests.sh testlib.sh hardening-tests.sh \
-	examples-tests.sh manifest.sh exit-tests.sh) \
+	examples-tests.sh manifest.sh exit-tests.sh vsock-tests.sh) \
 	$(B)/tests/init/init-tests.sh $(B)/tests/init/krun-config.sh
 INIT_TEST_CPIO := $(B)/tests/init/base.cpio
 TEST_INITRAMFS := $(B)/tests/guest/hello.cpio.gz
@@ -121,6 +121,14 @@ $(B)/tests/guest/%: tests/integration/guest/%.c
 	@mkdir -p $(dir $@)
 	$(MUSLCC) -std=gnu11 $(WARN) -Os -static -Isrc -o $@ $<
 
+$(B)/tests/guest/vsock-io: tests/integration/vsock-pattern.h
+
+# The host end of the vsock tests: runs in the test host, beside the VMM.
+VSOCK_PEER := $(B)/tests/vsock-peer
+$(VSOCK_PEER): tests/integration/vsock-peer.c tests/integration/vsock-pattern.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $<
+
 # A client of the public API with one option per call (api-tests.sh).
 API_CLIENT := $(B)/tests/krun-api-client
 $(API_CLIENT): tests/integration/api-client.c $(B)/$(SONAME)
@@ -170,7 +178,8 @@ $(B)/bench/tslines: bench/tslines.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $<
 
-tests: all examples rootfs $(B)/bench/tslines $(UNIT_TESTS) $(GUEST_PROGS) $(API_CLIENT) $(TEST_INITRAMFS) $(TEST_SCRIPTS) \
+tests: all examples rootfs $(B)/bench/tslines $(UNIT_TESTS) $(GUEST_PROGS) $(API_CLIENT) $(VSOCK_PEER) \
+	$(TEST_INITRAMFS) $(TEST_SCRIPTS) \
 	$(INIT_TEST_CPIO) $(KERNEL_TEST_FILES) $(NOIOPERM_KERNEL)
 
 # The example clients, built against an installed copy with pkg-config, as
@@ -203,7 +212,8 @@ check-asan:
 FUZZ_TIME ?= 60
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SRCS := src/vmm/log.c src/vmm/util.c src/vmm/memory.c src/vmm/iov.c src/devices/virtio/virtqueue.c \
-	src/devices/legacy/ioapic.c $(wildcard src/devices/virtio/fs/*.c)
+	src/devices/legacy/ioapic.c $(wildcard src/devices/virtio/fs/*.c) \
+	src/devices/virtio/vsock/conn.c src/devices/virtio/vsock/proto.c
 
 $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS)
 	@mkdir -p $(dir $@)

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,9 @@ static void usage(FILE *f)
 		"  -r, --rlimit RES=CUR:MAX  a resource limit, e.g. RLIMIT_NOFILE=256:512\n"
 		"  -o, --oem-string STR      an SMBIOS OEM string (type 11) the guest sees in\n"
 		"                            /sys/firmware/dmi (repeatable)\n"
+		"  -p, --vsock-port PORT:PATH[:listen]  guest vsock port PORT (host CID 2) to the\n"
+		"                            host unix socket PATH; with :listen the VMM creates\n"
+		"                            PATH and its connections reach the guest's PORT\n"
 		"  -l, --log-level N         0 (off) .. 5 (trace), default 2 (warnings)\n"
 		"  -h, --help\n");
 }
@@ -43,7 +47,8 @@ struct options {
 	const char *volumes[MAX_LIST + 1];
 	const char *rlimits[MAX_LIST + 1];
 	const char *oem_strings[MAX_LIST + 1];
-	unsigned int nenv, nvolumes, nrlimits, noem_strings;
+	const char *vsock_ports[MAX_LIST + 1];
+	unsigned int nenv, nvolumes, nrlimits, noem_strings, nvsock_ports;
 	long uid, gid;
 	const char *root;
 	char **command;
@@ -87,13 +92,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 	    {"user", required_argument, NULL, 'u'},
 	    {"rlimit", required_argument, NULL, 'r'},
 	    {"oem-string", required_argument, NULL, 'o'},
+	    {"vsock-port", required_argument, NULL, 'p'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
 	int c;
 
 	/* "+": options end at NEWROOT, so COMMAND keeps its own options. */
-	while ((c = getopt_long(argc, argv, "+c:m:e:w:v:l:u:r:o:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+c:m:e:w:v:l:u:r:o:p:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			if (parse_uint(optarg, 255, &o->cpus) < 0 || !o->cpus)
@@ -131,6 +137,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 			if (add_to_list(o->oem_strings, &o->noem_strings, optarg) < 0)
 				return -1;
 			break;
+		case 'p':
+			if (add_to_list(o->vsock_ports, &o->nvsock_ports, optarg) < 0)
+				return -1;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -148,6 +158,31 @@ static int parse_args(int argc, char **argv, struct options *o)
 static int check(const char *what, int ret)
 {
 	return check_call("krun-chroot", what, ret);
+}
+
+/* "PORT:PATH" or "PORT:PATH:listen" (a path may hold colons of its own). */
+static int add_vsock_port(uint32_t ctx, const char *spec)
+{
+	char buf[4096 + 32], *path;
+	unsigned long port;
+	bool listen = false;
+	size_t len;
+
+	if (snprintf(buf, sizeof(buf), "%s", spec) >= (int)sizeof(buf) ||
+	    !(path = strchr(buf, ':')))
+		goto bad;
+	*path++ = 0;
+	if (parse_uint(buf, UINT32_MAX, &port) < 0 || !*path)
+		goto bad;
+	len = strlen(path);
+	if (len > 7 && !strcmp(path + len - 7, ":listen")) {
+		path[len - 7] = 0;
+		listen = true;
+	}
+	return check(spec, krun_add_vsock_port2(ctx, (uint32_t)port, path, listen));
+bad:
+	fprintf(stderr, "krun-chroot: --vsock-port wants PORT:PATH[:listen], got \"%s\"\n", spec);
+	return -1;
 }
 
 static int configure(uint32_t ctx, const struct options *o)
@@ -168,6 +203,9 @@ static int configure(uint32_t ctx, const struct options *o)
 		return -1;
 	if (o->uid >= 0 && check("uid", krun_setuid(ctx, (uid_t)o->uid)))
 		return -1;
+	for (unsigned int i = 0; i < o->nvsock_ports; i++)
+		if (add_vsock_port(ctx, o->vsock_ports[i]) < 0)
+			return -1;
 	if (o->gid >= 0 && check("gid", krun_setgid(ctx, (gid_t)o->gid)))
 		return -1;
 	/* The host's environment stays on the host: only --env crosses. */

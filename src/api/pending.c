@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Entry points whose device comes in a later version (disks, networking,
- * vsock, GPU and displays, input, vhost-user). Each checks its context and
+ * TSI, GPU and displays, input, vhost-user). Each checks its context and
  * arguments like the real thing and records the configuration; the VM is
  * then refused by krun_start_enter(), with a log line naming the devices,
  * instead of starting without them. Platform-only features (firmware, TEE)
@@ -131,7 +131,7 @@ KRUN_EXPORT int32_t krun_set_net_mac(uint32_t ctx_id, uint8_t *const c_mac)
 	return WITH_CONFIG(ctx_id, cfg, set_net_mac(cfg, c_mac));
 }
 
-/* vsock and TSI */
+/* TSI (Transparent Socket Impersonation, over the vsock device) */
 
 static int set_port_map(struct vm_config *cfg, const char *const port_map[])
 {
@@ -160,42 +160,6 @@ KRUN_EXPORT int32_t krun_set_port_map(uint32_t ctx_id, const char *const port_ma
 				   (config_free_string_array(cfg->pending.port_map),
 				    config_dup_string_array(&cfg->pending.port_map, all_ports)));
 	return WITH_CONFIG(ctx_id, cfg, set_port_map(cfg, port_map));
-}
-
-KRUN_EXPORT int32_t krun_add_vsock_port(uint32_t ctx_id, uint32_t port, const char *c_filepath)
-{
-	NEED(c_filepath && *c_filepath);
-	return WITH_CONFIG(ctx_id, cfg, vm_config_add_vsock_port(cfg, port, c_filepath, false));
-}
-
-KRUN_EXPORT int32_t krun_add_vsock_port2(uint32_t ctx_id, uint32_t port, const char *c_filepath,
-					 bool listen)
-{
-	NEED(c_filepath && *c_filepath);
-	return WITH_CONFIG(ctx_id, cfg, vm_config_add_vsock_port(cfg, port, c_filepath, listen));
-}
-
-static int add_vsock(struct vm_config *cfg, uint32_t tsi_features)
-{
-	if (cfg->pending.vsock_added) {
-		pr_err("krun_add_vsock: the VM has its vsock device already");
-		return -EEXIST;
-	}
-	cfg->pending.vsock_added = true;
-	cfg->pending.tsi_features = tsi_features;
-	return 0;
-}
-
-KRUN_EXPORT int32_t krun_add_vsock(uint32_t ctx_id, uint32_t tsi_features)
-{
-	NEED(!(tsi_features & ~(uint32_t)(KRUN_TSI_HIJACK_INET | KRUN_TSI_HIJACK_UNIX)));
-	return WITH_CONFIG(ctx_id, cfg, add_vsock(cfg, tsi_features));
-}
-
-/* Nothing to refuse: without it there is no vsock device, as today. */
-KRUN_EXPORT int32_t krun_disable_implicit_vsock(uint32_t ctx_id)
-{
-	return WITH_CONFIG(ctx_id, cfg, (cfg->pending.no_implicit_vsock = true, 0));
 }
 
 /* GPU, displays, input, vhost-user: counted until their devices exist. */

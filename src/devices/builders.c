@@ -2,7 +2,8 @@
 /*
  * The order devices are created in, which is also the order the guest finds
  * its virtio devices: the consoles come before the shares because init's
- * instructions (on the root share) name the stdio ports they made.
+ * instructions (on the root share) name the stdio ports they made. vsock
+ * comes last: every VM has it, and the other devices keep their places.
  */
 #include <stddef.h>
 
@@ -12,5 +13,6 @@ const struct device_builder *const device_builders[] = {
     &legacy_devices_builder,
     &consoles_builder,
     &fs_shares_builder,
+    &vsock_builder,
     NULL,
 };

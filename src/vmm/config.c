@@ -40,6 +40,7 @@ void vm_config_release(struct vm_config *cfg)
 	config_free_string_array(cfg->oem_strings);
 	vm_config_release_devices(cfg);
 	vm_config_release_pending(cfg);
+	vm_config_release_vsock(cfg);
 	for (unsigned int i = 0; i < cfg->nshares; i++) {
 		free(cfg->shares[i].tag);
 		free(cfg->shares[i].path);
@@ -453,7 +454,7 @@ int vm_config_validate(const struct vm_config *cfg)
 {
 	if (cfg->kernel_source == KERNEL_FILE && !cfg->kernel_path)
 		return -EINVAL;
-	return 0;
+	return vm_config_validate_vsock(cfg);
 }
 
 /* The first console added through the API that has a console (hvc) port. */

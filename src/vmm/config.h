@@ -84,9 +84,8 @@ struct overlay_config {
  * records them; krun_start_enter() refuses to start a VM that has any
  * (vm_config_pending_devices) rather than run it without them.
  */
-#define VM_MAX_DISKS	   16
-#define VM_MAX_NETS	   8
-#define VM_MAX_VSOCK_PORTS 64
+#define VM_MAX_DISKS 16
+#define VM_MAX_NETS  8
 
 struct disk_config {
 	char *id; /* "root" and "data" for krun_set_root_disk/krun_set_data_disk */
@@ -106,12 +105,6 @@ struct net_config {
 	uint32_t features, flags;
 };
 
-struct vsock_port_config {
-	uint32_t port;
-	char *path;
-	bool listen;
-};
-
 struct pending_devices {
 	struct disk_config disks[VM_MAX_DISKS];
 	unsigned int ndisks;
@@ -120,14 +113,30 @@ struct pending_devices {
 	unsigned int nnets;
 	uint8_t net_mac[6]; /* krun_set_net_mac */
 	bool has_net_mac;
-	bool vsock_added; /* krun_add_vsock */
-	uint32_t tsi_features;
-	bool no_implicit_vsock;
-	struct vsock_port_config vsock_ports[VM_MAX_VSOCK_PORTS];
-	unsigned int nvsock_ports;
-	char **port_map;
+	char **port_map; /* krun_set_port_map: TSI, which needs its own issue */
 	/* Counted only, until their devices exist. */
 	unsigned int gpu, displays, input, vhost_user;
+};
+
+/*
+ * virtio-vsock (config_vsock.c): guest ports mapped to host unix sockets. A
+ * VM has the device unless krun_disable_implicit_vsock() was called or it
+ * has a virtio-net interface; krun_add_vsock() adds it explicitly.
+ */
+#define VM_MAX_VSOCK_PORTS 64
+
+struct vsock_port_config {
+	uint32_t port;
+	char *path;
+	bool listen; /* the VMM listens on path; host connections reach the guest's port */
+};
+
+struct vsock_config {
+	bool added;	  /* krun_add_vsock */
+	bool no_implicit; /* krun_disable_implicit_vsock */
+	uint32_t tsi_features;
+	struct vsock_port_config ports[VM_MAX_VSOCK_PORTS];
+	unsigned int nports;
 };
 
 struct vm_config {
@@ -169,6 +178,7 @@ struct vm_config {
 
 	char **oem_strings; /* SMBIOS type 11, NULL-terminated; NULL for none */
 
+	struct vsock_config vsock;
 	struct pending_devices pending;
 };
 
@@ -215,13 +225,21 @@ int vm_config_add_disk(struct vm_config *cfg, const struct disk_config *disk);
 int vm_config_set_root_remount(struct vm_config *cfg, const char *device, const char *fstype,
 			       const char *options);
 int vm_config_add_net(struct vm_config *cfg, const struct net_config *net);
-int vm_config_add_vsock_port(struct vm_config *cfg, uint32_t port, const char *path, bool listen);
 void vm_config_release_pending(struct vm_config *cfg);
 /*
  * Names the recorded devices this build cannot run into buf ("virtio-blk
  * (2 disks), virtio-net"); returns how many kinds there are.
  */
 int vm_config_pending_devices(const struct vm_config *cfg, char *buf, size_t len);
+
+/* virtio-vsock (config_vsock.c). listen: path must not exist yet (-EEXIST). */
+int vm_config_add_vsock_port(struct vm_config *cfg, uint32_t port, const char *path, bool listen);
+int vm_config_add_vsock(struct vm_config *cfg, uint32_t tsi_features);
+int vm_config_disable_implicit_vsock(struct vm_config *cfg);
+/* Does the VM get a vsock device (explicit, or the implicit one)? */
+bool vm_config_has_vsock(const struct vm_config *cfg);
+int vm_config_validate_vsock(const struct vm_config *cfg);
+void vm_config_release_vsock(struct vm_config *cfg);
 
 /* The guest kernel's command line; returns its length or -E2BIG. */
 int vm_config_cmdline(const struct vm_config *cfg, const char *devices, char *buf, size_t len);

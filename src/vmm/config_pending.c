@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Devices of later versions (disks, networking, vsock, GPU, input,
+ * Devices of later versions (disks, networking, TSI, GPU, input,
  * vhost-user): the configuration keeps what the API was given, checked, so
  * that the VM can be refused by name at start and, once the devices exist,
  * built from the same data.
@@ -74,30 +74,6 @@ int vm_config_add_net(struct vm_config *cfg, const struct net_config *net)
 	return 0;
 }
 
-int vm_config_add_vsock_port(struct vm_config *cfg, uint32_t port, const char *path, bool listen)
-{
-	struct pending_devices *p = &cfg->pending;
-	struct vsock_port_config *v;
-
-	for (unsigned int i = 0; i < p->nvsock_ports; i++) {
-		if (p->vsock_ports[i].port == port) {
-			pr_err("vsock port %u was mapped already", port);
-			return -EEXIST;
-		}
-	}
-	if (p->nvsock_ports == VM_MAX_VSOCK_PORTS) {
-		pr_err("at most %d vsock ports", VM_MAX_VSOCK_PORTS);
-		return -ENOSPC;
-	}
-	v = &p->vsock_ports[p->nvsock_ports];
-	v->port = port;
-	v->listen = listen;
-	if (config_dup_string(&v->path, path, VM_MAX_PATH) < 0)
-		return -EINVAL;
-	p->nvsock_ports++;
-	return 0;
-}
-
 void vm_config_release_pending(struct vm_config *cfg)
 {
 	struct pending_devices *p = &cfg->pending;
@@ -110,8 +86,6 @@ void vm_config_release_pending(struct vm_config *cfg)
 		free(p->remount[i]);
 	for (unsigned int i = 0; i < p->nnets; i++)
 		free(p->nets[i].path);
-	for (unsigned int i = 0; i < p->nvsock_ports; i++)
-		free(p->vsock_ports[i].path);
 	config_free_string_array(p->port_map);
 }
 
@@ -130,7 +104,6 @@ static void name_kind(char *buf, size_t len, int *kinds, const char *name, unsig
 int vm_config_pending_devices(const struct vm_config *cfg, char *buf, size_t len)
 {
 	const struct pending_devices *p = &cfg->pending;
-	unsigned int vsock = p->vsock_added + p->nvsock_ports + (p->port_map != NULL);
 	int kinds = 0;
 
 	if (!len)
@@ -138,7 +111,7 @@ int vm_config_pending_devices(const struct vm_config *cfg, char *buf, size_t len
 	buf[0] = '\0';
 	name_kind(buf, len, &kinds, "virtio-blk", p->ndisks + (p->remount[0] != NULL), "setting");
 	name_kind(buf, len, &kinds, "virtio-net", p->nnets + p->has_net_mac, "setting");
-	name_kind(buf, len, &kinds, "virtio-vsock", vsock, "setting");
+	name_kind(buf, len, &kinds, "TSI port map", p->port_map != NULL, "setting");
 	name_kind(buf, len, &kinds, "virtio-gpu", p->gpu + p->displays, "setting");
 	name_kind(buf, len, &kinds, "virtio-input", p->input, "device");
 	name_kind(buf, len, &kinds, "vhost-user", p->vhost_user, "device");

@@ -193,6 +193,11 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *c)
 	}
 }
 
+void virtq_unpop(struct virtq *vq, uint16_t n)
+{
+	vq->next_avail -= n;
+}
+
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
 {
 	uint8_t *ring = (uint8_t *)vq->used + 4;

@@ -81,6 +81,12 @@ void virtq_reset(struct virtq *vq);
  */
 int virtq_pop(struct virtq *vq, struct virtq_chain *chain);
 
+/*
+ * Give back the last n chains virtq_pop() took and nothing pushed: the next
+ * pops take them again (a device that found nothing to put in them).
+ */
+void virtq_unpop(struct virtq *vq, uint16_t n);
+
 /* Return a chain to the driver with "len" bytes written into it. */
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t len);
 

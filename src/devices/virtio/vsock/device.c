@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The virtio-vsock device: receive, transmit and event queues, guest CID 3.
+ * One device thread serves the queues' kicks and every host fd of the
+ * connections (conn.c) from one epoll set; vCPU threads only reach it
+ * through kicks (ioeventfd) and a driver reset.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "devices/builders.h"
+#include "devices/virtio/virtio.h"
+#include "devices/virtio/vsock/vsock.h"
+#include "libkrun.h"
+#include "vmm/log.h"
+#include "vmm/util.h"
+#include "vmm/vm.h"
+
+#define RX_QUEUE    0
+#define TX_QUEUE    1
+#define EVENT_QUEUE 2
+#define QUEUE_SIZE  256
+
+#define TX_BATCH     32 /* transmit packets between two receive fills */
+#define SERVE_ROUNDS 16 /* before the thread looks at its epoll set again */
+
+struct vsock_device {
+	struct virtio_device dev;
+	uint64_t config_cid; /* struct virtio_vsock_config, little-endian */
+	pthread_mutex_t lock; /* the core: the device thread, and a driver reset */
+	struct vsock_core core;
+	struct vsock_backend *unix_backend;
+	struct vsock_watch kicks[3];
+	struct virtq_chain chain; /* the transmit chain being handled */
+	pthread_t thread;
+	bool started;
+};
+
+/* Transmit packets, up to TX_BATCH; returns how many. */
+static unsigned int serve_tx(struct vsock_device *vs)
+{
+	struct virtio_queue *q = &vs->dev.queues[TX_QUEUE];
+	unsigned int n = 0;
+
+	pthread_mutex_lock(&q->lock);
+	while (n < TX_BATCH && !vsock_core_tx_blocked(&vs->core) &&
+	       virtq_pop(&q->vq, &vs->chain) == 1) {
+		/* The chain's buffers stay the guest's memory: nothing is copied here. */
+		vsock_core_tx(&vs->core, vs->chain.readable, vs->chain.nreadable);
+		virtq_push(&q->vq, vs->chain.head, 0);
+		n++;
+	}
+	if (n && virtq_needs_notify(&q->vq))
+		virtio_notify_used(&vs->dev);
+	pthread_mutex_unlock(&q->lock);
+	return n;
+}
+
+static unsigned int serve_rx(struct vsock_device *vs)
+{
+	struct virtio_queue *q = &vs->dev.queues[RX_QUEUE];
+	unsigned int n = 0;
+
+	if (!vsock_core_has_rx(&vs->core))
+		return 0;
+	pthread_mutex_lock(&q->lock);
+	n = vsock_core_rx(&vs->core, &q->vq);
+	if (n && virtq_needs_notify(&q->vq))
+		virtio_notify_used(&vs->dev);
+	pthread_mutex_unlock(&q->lock);
+	return n;
+}
+
+/* Both directions until neither moves; false when it stopped with work left. */
+static bool serve(struct vsock_device *vs)
+{
+	for (int round = 0; round < SERVE_ROUNDS; round++) {
+		unsigned int moved = serve_tx(vs);
+
+		moved += serve_rx(vs);
+		if (!moved)
+			return true;
+	}
+	return false;
+}
+
+static void handle_events(struct vsock_device *vs, const struct epoll_event *ev, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct vsock_watch *w = ev[i].data.ptr;
+
+		if (w->kind == VSOCK_WATCH_DEVICE)
+			virtio_queue_ack_kick(&vs->dev.queues[w - vs->kicks]);
+		else
+			vsock_core_event(&vs->core, w, ev[i].events);
+	}
+}
+
+static void *vsock_thread(void *arg)
+{
+	struct vsock_device *vs = arg;
+	struct epoll_event ev[64];
+	bool idle = true;
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	for (;;) {
+		int timeout, n;
+
+		pthread_mutex_lock(&vs->lock);
+		timeout = idle ? vsock_core_expire(&vs->core) : 0;
+		pthread_mutex_unlock(&vs->lock);
+		n = epoll_wait(vs->core.epfd, ev, 64, timeout);
+		if (n < 0 && errno != EINTR) {
+			pr_err("virtio-vsock: epoll_wait: %s", strerror(errno));
+			return NULL;
+		}
+		pthread_mutex_lock(&vs->lock);
+		handle_events(vs, ev, MAX(n, 0));
+		vsock_core_expire(&vs->core);
+		idle = !vs->dev.active || serve(vs);
+		pthread_mutex_unlock(&vs->lock);
+	}
+	return NULL;
+}
+
+static void vsock_config_read(struct virtio_device *dev, uint32_t offset, void *data,
+			      uint32_t len)
+{
+	struct vsock_device *vs = dev->priv;
+
+	memcpy(data, (uint8_t *)&vs->config_cid + offset, len);
+}
+
+static int vsock_activate(struct virtio_device *dev)
+{
+	struct vsock_device *vs = dev->priv;
+
+	if (vs->started)
+		return 0;
+	if (pthread_create(&vs->thread, NULL, vsock_thread, vs) != 0)
+		return -EAGAIN;
+	vs->started = true;
+	return 0;
+}
+
+/* The driver reset the device: every connection ends, host ends closed. */
+static void vsock_reset(struct virtio_device *dev)
+{
+	struct vsock_device *vs = dev->priv;
+
+	pthread_mutex_lock(&vs->lock);
+	vsock_core_reset(&vs->core);
+	pthread_mutex_unlock(&vs->lock);
+}
+
+/* The VM stops: the sockets the VMM created go with it. */
+static void vsock_drain(struct virtio_device *dev)
+{
+	struct vsock_device *vs = dev->priv;
+
+	pthread_mutex_lock(&vs->lock);
+	pr_debug("virtio-vsock: %llu packets from the guest, %llu to it, %llu credit updates, "
+		 "%llu resets",
+		 (unsigned long long)vs->core.stat_tx_pkts,
+		 (unsigned long long)vs->core.stat_rx_pkts,
+		 (unsigned long long)vs->core.stat_credit_updates,
+		 (unsigned long long)vs->core.stat_resets);
+	vsock_unix_unlink(vs->unix_backend);
+	pthread_mutex_unlock(&vs->lock);
+}
+
+static const struct virtio_device_ops vsock_ops = {
+    .name = "vsock",
+    .device_id = VIRTIO_ID_VSOCK,
+    .config_read = vsock_config_read,
+    .activate = vsock_activate,
+    .reset = vsock_reset,
+    .drain = vsock_drain,
+};
+
+static int watch_kicks(struct vsock_device *vs)
+{
+	for (unsigned int i = 0; i < 3; i++) {
+		int ret;
+
+		vs->kicks[i] = (struct vsock_watch){VSOCK_WATCH_DEVICE, vs->dev.queues[i].kick_fd, vs};
+		ret = vsock_core_watch(&vs->core, &vs->kicks[i], EPOLLIN);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static void log_tsi(const struct vm_config *cfg)
+{
+	if (cfg->vsock.added && cfg->vsock.tsi_features)
+		pr_warn("krun_add_vsock: TSI not available in this build: features 0x%x ignored, "
+			"the guest's AF_INET%s sockets stay its own",
+			cfg->vsock.tsi_features,
+			cfg->vsock.tsi_features & KRUN_TSI_HIJACK_UNIX ? " and AF_UNIX" : "");
+	else if (!cfg->vsock.added)
+		pr_debug("implicit vsock device: TSI not available in this build");
+}
+
+static int create_vsock(struct vm *vm)
+{
+	const struct vm_config *cfg = vm->cfg;
+	struct vsock_device *vs;
+	int ret;
+
+	if (!vm_config_has_vsock(cfg))
+		return 0;
+	log_tsi(cfg);
+	vs = calloc(1, sizeof(*vs));
+	if (!vs)
+		return -ENOMEM;
+	pthread_mutex_init(&vs->lock, NULL);
+	vs->config_cid = htole64(VSOCK_GUEST_CID);
+	ret = vsock_core_init(&vs->core, VSOCK_GUEST_CID);
+	if (!ret)
+		ret = vsock_unix_create(&vs->core, &cfg->vsock, &vs->unix_backend);
+	if (ret < 0)
+		goto fail;
+	vs->dev.ops = &vsock_ops;
+	vs->dev.priv = vs;
+	vs->dev.features = VIRTIO_F_INDIRECT_DESC;
+	vs->dev.config_size = sizeof(vs->config_cid);
+	vs->dev.nqueues = 3;
+	vs->dev.queue_max = QUEUE_SIZE;
+	ret = virtio_mmio_add(vm, &vs->dev);
+	if (!ret)
+		ret = watch_kicks(vs);
+	if (!ret)
+		return 0;
+	pr_err("virtio-vsock: %s", strerror(-ret));
+	/* Once on the bus the device stays with the VM, which is torn down now. */
+	vsock_unix_unlink(vs->unix_backend);
+	return ret;
+fail:
+	vsock_unix_free(vs->unix_backend);
+	vsock_core_release(&vs->core);
+	free(vs);
+	return ret;
+}
+
+const struct device_builder vsock_builder = {"virtio-vsock", create_vsock};
