@@ -85,14 +85,15 @@ vm --vsock-port "6001:$work/exists:listen" "$root" /bin/true
 check "listen=true on an existing path: refused with EEXIST before the VM runs" \
 	sh -c "[ $status -eq 125 ] && grep -q 'File exists' '$work/err' && [ -f '$work/exists' ]"
 
-# --- 2 x 100 concurrent short connections; the VMM's fds before and after;
-# then one connection held open while the workload exits.
+# --- 2 x 100 concurrent short connections; the VMM's fds before and after
+# (vsock-io runs once before: the shared root opens a host fd for what the
+# guest uses, once); then one connection held open while the workload exits.
 "$peer" echo "$work/e.sock" 201 >"$work/echo-out" 2>&1 &
 echo_pid=$!
 i=0
 while [ ! -S "$work/e.sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 vm_bg --vsock-port "1235:$work/e.sock" "$root" /bin/sh -c \
-	'echo ready; sleep 2; vsock-io many 2 1235 100; sleep 1; echo batch1; sleep 2;
+	'vsock-io refused 2 9999 >/dev/null; echo ready; sleep 2; vsock-io many 2 1235 100; sleep 1; echo batch1; sleep 2;
 	 vsock-io many 2 1235 100; sleep 1; echo batch2; sleep 2;
 	 vsock-io hold 2 1235 & sleep 2; exit 3'
 fd0= fd1= fd2=

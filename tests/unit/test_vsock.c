@@ -286,13 +286,16 @@ static void test_slow_host_reader(void)
 	static uint8_t chunk[64 * 1024];
 	static uint8_t sink[512 * 1024];
 	uint32_t fwd = 0;
-	ssize_t n, total = 0;
+	ssize_t n, total = 0, bad = 0;
 	int peer;
 
 	fresh_core();
 	peer = open_conn(GUEST_PORT);
-	for (int i = 0; i < 4; i++) /* 256 KiB: all the credit */
+	for (int i = 0; i < 4; i++) { /* 256 KiB: all the credit */
+		for (size_t j = 0; j < sizeof(chunk); j++)
+			chunk[j] = (uint8_t)((i * sizeof(chunk) + j) % 251);
 		send_rw(GUEST_PORT, PORT_OK, chunk, sizeof(chunk));
+	}
 	drain();
 	for (unsigned int i = 0; i < ngot; i++)
 		fwd = got[i].h.fwd_cnt;
@@ -300,6 +303,9 @@ static void test_slow_host_reader(void)
 	CHECK_EQ(vc->nconns, 1);
 	/* the host reads: the rest goes out, and the guest hears of it */
 	while ((n = read(peer, sink, sizeof(sink))) > 0 || (n < 0 && errno == EAGAIN)) {
+		for (ssize_t j = 0; j < n; j++)
+			if (sink[j] != (uint8_t)((total + j) % 251))
+				bad++;
 		if (n > 0)
 			total += n;
 		if (total == 256 * 1024)
@@ -307,6 +313,7 @@ static void test_slow_host_reader(void)
 		pump();
 	}
 	CHECK_EQ(total, 256 * 1024);
+	CHECK_EQ(bad, 0); /* in order, byte for byte, through the ring */
 	pump();
 	drain();
 	send_op(VSOCK_OP_CREDIT_REQUEST, GUEST_PORT, PORT_OK, 0);

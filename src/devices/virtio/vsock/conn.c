@@ -372,7 +372,7 @@ static void conn_writable(struct vsock_core *vc, struct vsock_conn *c)
 	finish_if_closed(vc, c);
 }
 
-/* Keep bytes [done, len) of the payload in the ring. */
+/* Keep bytes [done, len) of the payload in the ring, before rx_cnt counts them. */
 static bool buffer_rest(struct vsock_core *vc, struct vsock_conn *c, const struct vsock_pkt *p,
 			size_t done)
 {
@@ -418,14 +418,16 @@ static void handle_rw(struct vsock_core *vc, struct vsock_conn *c, const struct 
 		}
 		n = MAX(n, 0);
 	}
+	if ((uint32_t)n < len && !buffer_rest(vc, c, p, (size_t)n)) {
+		conn_reset(vc, c);
+		return;
+	}
+	/* The ring holds exactly buffered(c) = rx_cnt - fwd_cnt. */
 	c->rx_cnt += len;
 	c->fwd_cnt += (uint32_t)n;
-	if ((uint32_t)n < len) {
-		/* rx_cnt counts the rest: the ring holds exactly buffered(c). */
-		if (!buffer_rest(vc, c, p, (size_t)n) || set_events(vc, c, true) < 0) {
-			conn_reset(vc, c);
-			return;
-		}
+	if (buffered(c) && set_events(vc, c, true) < 0) {
+		conn_reset(vc, c);
+		return;
 	}
 	maybe_credit_update(vc, c);
 }
@@ -641,6 +643,7 @@ void vsock_core_event(struct vsock_core *vc, struct vsock_watch *w, uint32_t eve
 {
 	struct vsock_conn *c = w->owner;
 
+	/* A backend's watch: owner is the backend. */
 	if (w->kind == VSOCK_WATCH_BACKEND) {
 		struct vsock_backend *b = w->owner;
 

@@ -6,6 +6,7 @@
  * to it a connection to the guest's port P.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -71,7 +72,7 @@ static int unix_connect(struct vsock_backend *b, uint32_t port)
 
 static void unix_accept(struct vsock_backend *b, struct vsock_watch *w, uint32_t events)
 {
-	struct unix_port *p = w->owner;
+	struct unix_port *p = (struct unix_port *)((char *)w - offsetof(struct unix_port, watch));
 
 	(void)events;
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
@@ -104,7 +105,7 @@ static int unix_listen(struct vsock_unix *u, struct unix_port *p)
 		       strerror(-ret));
 		return ret;
 	}
-	p->watch = (struct vsock_watch){VSOCK_WATCH_BACKEND, fd, p};
+	p->watch = (struct vsock_watch){VSOCK_WATCH_BACKEND, fd, &u->backend};
 	ret = vsock_core_watch(u->backend.core, &p->watch, EPOLLIN);
 	if (ret < 0) {
 		close(fd);

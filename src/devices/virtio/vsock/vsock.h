@@ -109,7 +109,7 @@ enum vsock_watch_kind { VSOCK_WATCH_CONN, VSOCK_WATCH_BACKEND, VSOCK_WATCH_DEVIC
 struct vsock_watch {
 	enum vsock_watch_kind kind;
 	int fd;
-	void *owner;
+	void *owner; /* the connection, the backend, the device */
 };
 
 struct vsock_backend {
