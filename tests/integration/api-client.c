@@ -234,6 +234,12 @@ static void apply(int opt, char *arg)
 	case 'V':
 		call("krun_add_vsock", krun_add_vsock(ctx, 0));
 		break;
+	case 'T':
+		call("krun_add_vsock", krun_add_vsock(ctx, KRUN_TSI_HIJACK_INET));
+		break;
+	case 'X':
+		call("krun_disable_implicit_vsock", krun_disable_implicit_vsock(ctx));
+		break;
 	case 'i':
 		call("krun_split_irqchip", krun_split_irqchip(ctx, true));
 		break;
@@ -269,6 +275,8 @@ int main(int argc, char **argv)
 	    {"disk", required_argument, NULL, 'D'},
 	    {"net-unixstream", required_argument, NULL, 'N'},
 	    {"vsock", no_argument, NULL, 'V'},
+	    {"vsock-tsi", no_argument, NULL, 'T'},
+	    {"no-implicit-vsock", no_argument, NULL, 'X'},
 	    {"split-irqchip", no_argument, NULL, 'i'},
 	    {"nested-virt", no_argument, NULL, 'n'}, /* prints krun_check_nested_virt() */
 	    {0},

@@ -1,8 +1,8 @@
 #!/bin/sh
 # api-tests.sh BUILD: the device-shaping calls of the public API, each through
 # krun-api-client (one option per call) in a real guest: explicit consoles,
-# overlay entries, the built-in init switched off, the shutdown eventfd, and
-# devices of later versions refused at start.
+# overlay entries, the built-in init switched off, the shutdown eventfd, the
+# vsock device's presence, and devices of later versions refused at start.
 build=$1
 client="$build/tests/krun-api-client"
 work=$(mktemp -d /tmp/krun-api-tests.XXXXXX)
@@ -156,10 +156,22 @@ head -1 "$work/out" | sed 's/^/     /'
 serial_console "split irqchip: the serial console's interrupts (a line the VMM drives) both ways" \
 	--split-irqchip
 
+# --- vsock: implicit, disabled, explicit (TSI asked for: not available, said once)
+virtio_ids='cat /sys/bus/virtio/devices/*/device | tr "\n" " "'
+api "$root" /bin/sh -c "$virtio_ids"
+check "every VM gets the implicit vsock device (virtio id 19)" \
+	sh -c "[ $status -eq 0 ] && grep -q 0x0013 '$work/out'"
+api --no-implicit-vsock "$root" /bin/sh -c "$virtio_ids"
+check "krun_disable_implicit_vsock: no vsock device" \
+	sh -c "[ $status -eq 0 ] && grep -q 0x001a '$work/out' && ! grep -q 0x0013 '$work/out'"
+api --no-implicit-vsock --vsock-tsi "$root" /bin/sh -c "$virtio_ids"
+check "krun_add_vsock with TSI flags: the device, and 'TSI not available' logged once" \
+	sh -c "[ $status -eq 0 ] && grep -q 0x0013 '$work/out' && [ \$(grep -c 'TSI not available' '$work/err') -eq 1 ]"
+
 # --- devices of later versions: recorded, refused at start by name
 api --disk /dev/null --vsock "$root" /bin/true
-check "a disk and vsock: krun_start_enter fails with -ENOTSUP naming them" \
-	sh -c "[ $status -eq 99 ] && grep -q 'virtio-blk (1 setting), virtio-vsock (1 setting)' '$work/err' && grep -q 'krun_start_enter: Operation not supported' '$work/err'"
+check "a disk: krun_start_enter fails with -ENOTSUP naming it (vsock is no longer refused)" \
+	sh -c "[ $status -eq 99 ] && grep -q 'cannot run the configured virtio-blk (1 setting) yet' '$work/err' && grep -q 'krun_start_enter: Operation not supported' '$work/err'"
 
 rm -rf "$work"
 echo "api: $passed passed, $failed failed"

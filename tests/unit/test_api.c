@@ -6,6 +6,7 @@
  */
 #include <fcntl.h>
 #include <pthread.h>
+#include <string.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -186,6 +187,31 @@ static void test_bad_arguments(void)
 	krun_set_log_level(KRUN_LOG_LEVEL_OFF);
 }
 
+/* vsock settings: checked at the call; a port needs a device at start. */
+static void test_vsock_config(void)
+{
+	char long_path[200];
+	uint32_t c = (uint32_t)krun_create_ctx();
+
+	memset(long_path, 'a', sizeof(long_path) - 1);
+	long_path[0] = '/';
+	long_path[sizeof(long_path) - 1] = 0;
+	CHECK_EQ(krun_add_vsock_port2(c, 5, "/", true), -EEXIST); /* the VMM creates it */
+	CHECK_EQ(krun_add_vsock_port2(c, 5, long_path, false), -ENAMETOOLONG);
+	CHECK_EQ(krun_add_vsock_port2(c, 5, NULL, false), -EINVAL);
+	CHECK_EQ(krun_add_vsock_port(c, 5, "/tmp/krun-test-no-such.sock"), 0);
+	CHECK_EQ(krun_add_vsock_port2(c, 5, "/tmp/krun-test-other.sock", true), -EEXIST);
+	CHECK_EQ(krun_add_vsock(c, KRUN_TSI_HIJACK_INET), 0);
+	CHECK_EQ(krun_add_vsock(c, 0), -EEXIST);
+	CHECK_EQ(krun_free_ctx(c), 0);
+
+	c = (uint32_t)krun_create_ctx();
+	CHECK_EQ(krun_add_vsock_port(c, 5, "/tmp/krun-test-no-such.sock"), 0);
+	CHECK_EQ(krun_disable_implicit_vsock(c), 0);
+	CHECK_EQ(krun_set_root(c, "/"), 0);
+	CHECK_EQ(krun_start_enter(c), -EINVAL); /* a mapped port, no vsock device */
+}
+
 static void test_lifecycle(void)
 {
 	int ids[100];
@@ -244,5 +270,5 @@ static void test_threads(void)
 }
 
 TEST_MAIN("api", krun_set_log_level(KRUN_LOG_LEVEL_OFF); test_unknown_context();
-	  krun_set_log_level(KRUN_LOG_LEVEL_ERROR); test_bad_arguments(); test_lifecycle();
-	  test_threads())
+	  krun_set_log_level(KRUN_LOG_LEVEL_ERROR); test_bad_arguments(); test_vsock_config();
+	  test_lifecycle(); test_threads())

@@ -76,8 +76,8 @@ static void post_buffer(uint16_t i)
 {
 	uint16_t *a = avail();
 
-	desc()[i] = (struct virtq_desc){BUF_GPA + (uint64_t)i * BUF_SIZE, BUF_SIZE,
-					VIRTQ_DESC_F_WRITE, 0};
+	desc()[i] =
+	    (struct virtq_desc){BUF_GPA + (uint64_t)i * BUF_SIZE, BUF_SIZE, VIRTQ_DESC_F_WRITE, 0};
 	a[2 + a[1] % QSIZE] = i;
 	a[1]++;
 }
@@ -151,7 +151,7 @@ static void send_full(uint64_t src_cid, uint16_t type, uint16_t op, uint32_t src
 		      uint32_t hdr_len)
 {
 	static uint8_t pkt[VSOCK_HDR_SIZE + 128 * 1024];
-	struct vsock_hdr h = {src_cid, VSOCK_HOST_CID, src_port, dst_port,   hdr_len, type,
+	struct vsock_hdr h = {src_cid, VSOCK_HOST_CID, src_port,	dst_port,     hdr_len, type,
 			      op,      flags,	       guest_buf_alloc, guest_fwd_cnt};
 	struct iovec iov[2] = {{pkt, VSOCK_HDR_SIZE}, {pkt + VSOCK_HDR_SIZE, len}};
 
@@ -168,8 +168,8 @@ static void send_op(uint16_t op, uint32_t src_port, uint32_t dst_port, uint32_t 
 
 static void send_rw(uint32_t src_port, uint32_t dst_port, const void *data, uint32_t len)
 {
-	send_full(VSOCK_GUEST_CID, VSOCK_TYPE_STREAM, VSOCK_OP_RW, src_port, dst_port, 0, data,
-		  len, len);
+	send_full(VSOCK_GUEST_CID, VSOCK_TYPE_STREAM, VSOCK_OP_RW, src_port, dst_port, 0, data, len,
+		  len);
 }
 
 static unsigned int count_fds(void)
@@ -408,8 +408,8 @@ static void test_refused_and_bad_packets(void)
 	/* Unknown type, unknown op, len beyond the buffers, oversized: reset. */
 	send_full(VSOCK_GUEST_CID, 2, VSOCK_OP_REQUEST, GUEST_PORT, PORT_OK, 0, NULL, 0, 0);
 	send_full(VSOCK_GUEST_CID, VSOCK_TYPE_STREAM, 99, GUEST_PORT, PORT_OK, 0, NULL, 0, 0);
-	send_full(VSOCK_GUEST_CID, VSOCK_TYPE_STREAM, VSOCK_OP_RW, GUEST_PORT, PORT_OK, 0, "ab",
-		  2, 3);
+	send_full(VSOCK_GUEST_CID, VSOCK_TYPE_STREAM, VSOCK_OP_RW, GUEST_PORT, PORT_OK, 0, "ab", 2,
+		  3);
 	send_full(VSOCK_GUEST_CID, VSOCK_TYPE_STREAM, VSOCK_OP_RW, GUEST_PORT, PORT_OK, 0, big,
 		  sizeof(big), sizeof(big));
 	CHECK_EQ(drain(), 4);
@@ -418,8 +418,8 @@ static void test_refused_and_bad_packets(void)
 	CHECK_EQ(vc->nconns, 0);
 	/* The same on a live connection resets it. */
 	open_conn(GUEST_PORT);
-	send_full(VSOCK_GUEST_CID, VSOCK_TYPE_STREAM, VSOCK_OP_RW, GUEST_PORT, PORT_OK, 0, "ab",
-		  2, 3000);
+	send_full(VSOCK_GUEST_CID, VSOCK_TYPE_STREAM, VSOCK_OP_RW, GUEST_PORT, PORT_OK, 0, "ab", 2,
+		  3000);
 	CHECK_EQ(drain(), 1);
 	CHECK(is_reply(&got[0], VSOCK_OP_RST, PORT_OK, GUEST_PORT));
 	CHECK_EQ(vc->nconns, 0);

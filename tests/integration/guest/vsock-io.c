@@ -161,7 +161,8 @@ static int send_recv(char **argv)
 
 static int listen_on(unsigned int port)
 {
-	struct sockaddr_vm sa = {.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = port};
+	struct sockaddr_vm sa = {
+	    .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = port};
 	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 128) < 0) {
@@ -269,7 +270,7 @@ static int refused(char **argv)
 		return 1;
 	}
 	printf("refused: %s in %lld ms\n",
-	       err == ECONNRESET	? "ECONNRESET"
+	       err == ECONNRESET     ? "ECONNRESET"
 	       : err == ECONNREFUSED ? "ECONNREFUSED"
 	       : err == ETIMEDOUT    ? "ETIMEDOUT"
 				     : strerror(err),

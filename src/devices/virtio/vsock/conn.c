@@ -92,8 +92,7 @@ static unsigned int bucket_of(uint32_t local_port, uint32_t peer_port)
 	return (h ^ (h >> 16)) % VSOCK_MAX_CONNS;
 }
 
-static struct vsock_conn *conn_find(struct vsock_core *vc, uint32_t local_port,
-				    uint32_t peer_port)
+static struct vsock_conn *conn_find(struct vsock_core *vc, uint32_t local_port, uint32_t peer_port)
 {
 	for (int i = vc->buckets[bucket_of(local_port, peer_port)]; i >= 0;
 	     i = vc->conns[i].hnext) {
@@ -105,8 +104,8 @@ static struct vsock_conn *conn_find(struct vsock_core *vc, uint32_t local_port,
 	return NULL;
 }
 
-static struct vsock_conn *conn_alloc(struct vsock_core *vc, uint32_t local_port,
-				     uint32_t peer_port, int fd)
+static struct vsock_conn *conn_alloc(struct vsock_core *vc, uint32_t local_port, uint32_t peer_port,
+				     int fd)
 {
 	unsigned int b = bucket_of(local_port, peer_port);
 
@@ -273,8 +272,8 @@ static void queue_rst(struct vsock_core *vc, const struct vsock_hdr *h)
 	vc->stat_resets++;
 }
 
-static void conn_hdr(struct vsock_core *vc, struct vsock_conn *c, struct vsock_hdr *h,
-		     uint16_t op, uint32_t flags, uint32_t len)
+static void conn_hdr(struct vsock_core *vc, struct vsock_conn *c, struct vsock_hdr *h, uint16_t op,
+		     uint32_t flags, uint32_t len)
 {
 	*h = (struct vsock_hdr){
 	    .src_cid = VSOCK_HOST_CID,
@@ -790,7 +789,8 @@ static unsigned int collect_rx(struct vsock_core *vc, struct virtq *rxq, uint32_
 		s->cap = 0;
 		for (unsigned int i = 0; i < ch->nwritable && niov < VSOCK_RX_BATCH_IOV; i++) {
 			size_t skip = i ? 0 : VSOCK_HDR_SIZE;
-			size_t len = MIN(ch->writable[i].iov_len - skip, (size_t)(max - cap - s->cap));
+			size_t len =
+			    MIN(ch->writable[i].iov_len - skip, (size_t)(max - cap - s->cap));
 
 			if (!len)
 				continue;
@@ -809,8 +809,7 @@ static unsigned int collect_rx(struct vsock_core *vc, struct virtq *rxq, uint32_
 enum send_result { SENT, NO_BUFFERS, NOTHING };
 
 /* Read from the host end straight into receive buffers. */
-static enum send_result send_data(struct vsock_core *vc, struct vsock_conn *c,
-				  struct virtq *rxq)
+static enum send_result send_data(struct vsock_core *vc, struct vsock_conn *c, struct virtq *rxq)
 {
 	uint32_t max = MIN(peer_credit(c), (uint32_t)VSOCK_RX_BATCH_SIZE);
 	unsigned int niov, nslots = collect_rx(vc, rxq, max, &niov);

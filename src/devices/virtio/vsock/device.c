@@ -31,7 +31,7 @@
 
 struct vsock_device {
 	struct virtio_device dev;
-	uint64_t config_cid; /* struct virtio_vsock_config, little-endian */
+	uint64_t config_cid;  /* struct virtio_vsock_config, little-endian */
 	pthread_mutex_t lock; /* the core: the device thread, and a driver reset */
 	struct vsock_core core;
 	struct vsock_backend *unix_backend;
@@ -130,8 +130,7 @@ static void *vsock_thread(void *arg)
 	return NULL;
 }
 
-static void vsock_config_read(struct virtio_device *dev, uint32_t offset, void *data,
-			      uint32_t len)
+static void vsock_config_read(struct virtio_device *dev, uint32_t offset, void *data, uint32_t len)
 {
 	struct vsock_device *vs = dev->priv;
 
@@ -190,7 +189,8 @@ static int watch_kicks(struct vsock_device *vs)
 	for (unsigned int i = 0; i < 3; i++) {
 		int ret;
 
-		vs->kicks[i] = (struct vsock_watch){VSOCK_WATCH_DEVICE, vs->dev.queues[i].kick_fd, vs};
+		vs->kicks[i] =
+		    (struct vsock_watch){VSOCK_WATCH_DEVICE, vs->dev.queues[i].kick_fd, vs};
 		ret = vsock_core_watch(&vs->core, &vs->kicks[i], EPOLLIN);
 		if (ret < 0)
 			return ret;

@@ -80,7 +80,8 @@ static void unix_accept(struct vsock_backend *b, struct vsock_watch *w, uint32_t
 
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR)
-				pr_debug("virtio-vsock: accept on %s: %s", p->path, strerror(errno));
+				pr_debug("virtio-vsock: accept on %s: %s", p->path,
+					 strerror(errno));
 			return;
 		}
 		if (vsock_core_host_connect(b->core, p->port, fd) < 0)
@@ -147,8 +148,8 @@ int vsock_unix_create(struct vsock_core *vc, const struct vsock_config *cfg,
 
 	if (!u)
 		return -ENOMEM;
-	u->backend = (struct vsock_backend){.name = "unix", .connect = unix_connect,
-					    .event = unix_accept};
+	u->backend =
+	    (struct vsock_backend){.name = "unix", .connect = unix_connect, .event = unix_accept};
 	vsock_core_add_backend(vc, &u->backend);
 	for (unsigned int i = 0; i < cfg->nports && !ret; i++) {
 		struct unix_port *p = &u->ports[u->nports];
