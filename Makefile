@@ -208,7 +208,8 @@ check-asan:
 		lib $(patsubst $(B)/%,$(B)-asan/%,$(UNIT_TESTS))
 	tests/unit/run.sh $(B)-asan
 
-# libFuzzer targets (clang), each run for FUZZ_TIME seconds.
+# libFuzzer targets (clang), each run for FUZZ_TIME seconds; new inputs go to
+# build/fuzz/corpus-NAME, seeds come from tests/fuzz/corpus/NAME where there are.
 FUZZ_TIME ?= 60
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SRCS := src/vmm/log.c src/vmm/util.c src/vmm/memory.c src/vmm/iov.c src/devices/virtio/virtqueue.c \
@@ -225,7 +226,8 @@ fuzz: $(FUZZ_TARGETS)
 		mkdir -p $(B)/fuzz/corpus-$$(basename $$f); \
 		echo "fuzz: $$(basename $$f) for $(FUZZ_TIME) s"; \
 		KRUN_LOG_LEVEL=off $$f -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
-			$(B)/fuzz/corpus-$$(basename $$f) 2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' \
+			$(B)/fuzz/corpus-$$(basename $$f) $$(ls -d tests/fuzz/corpus/$$(basename $$f) 2>/dev/null) \
+			2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' \
 			|| exit 1; \
 	done
 

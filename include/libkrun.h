@@ -21,7 +21,7 @@
  *  - A feature that this build or this host cannot provide is refused with
  *    -ENOTSUP, either at once or from krun_start_enter(), together with a log
  *    line naming what is missing. Devices that come in a later version (disks,
- *    networking, vsock/TSI, GPU and displays, input, vhost-user) are checked
+ *    networking, TSI, GPU and displays, input, vhost-user) are checked
  *    and recorded by their calls; krun_start_enter() then refuses the VM by
  *    naming them, rather than start it without them.
  */
@@ -390,15 +390,31 @@ int32_t krun_set_env(uint32_t ctx_id, const char *const envp[]);
 /* Confidential-computing configuration file (not supported on this platform). */
 int32_t krun_set_tee_config_file(uint32_t ctx_id, const char *filepath);
 
-/* Connect guest vsock "port" to the host UNIX socket "c_filepath". */
+/*
+ * virtio-vsock: the guest is CID 3, the host CID 2. Every VM has the device
+ * unless krun_disable_implicit_vsock() was called or a network interface was
+ * added. A guest connect to a host port nothing is mapped to is reset at once.
+ *
+ * Bridge guest vsock "port" to the host unix stream socket "c_filepath": a
+ * guest connect(AF_VSOCK, CID 2, port) makes the VMM connect to c_filepath
+ * (which must be listening then) and carry the bytes both ways, with flow
+ * control: a slow reader on either side holds the writer back.
+ */
 int32_t krun_add_vsock_port(uint32_t ctx_id, uint32_t port, const char *c_filepath);
 
-/* As krun_add_vsock_port(); listen = true when the host side initiates connections. */
+/*
+ * As krun_add_vsock_port() when listen is false. With listen = true the VMM
+ * creates c_filepath (-EEXIST if it exists, at this call or at start),
+ * listens on it while the VM runs and removes it when the VM stops; each
+ * connection to it becomes a connection to the guest's vsock "port".
+ */
 int32_t krun_add_vsock_port2(uint32_t ctx_id, uint32_t port, const char *c_filepath, bool listen);
 
 /*
- * Add the vsock device explicitly with KRUN_TSI_* features (0 for none).
- * Requires krun_disable_implicit_vsock() first; only one is allowed.
+ * Add the VM's vsock device explicitly (it takes the implicit one's place,
+ * and is made even with a network interface), with KRUN_TSI_* features (0 for
+ * none). Only one is allowed (-EEXIST). TSI is not in this build: asked-for
+ * features are accepted, logged once, and change nothing.
  */
 int32_t krun_add_vsock(uint32_t ctx_id, uint32_t tsi_features);
 
@@ -512,7 +528,7 @@ int32_t krun_fs_add_overlay_file(uint32_t ctx_id, const char *fs_tag, const char
 int32_t krun_fs_add_overlay_dir(uint32_t ctx_id, const char *fs_tag, const char *path,
 				uint32_t mode);
 
-/* Create no vsock device implicitly. */
+/* Create no vsock device implicitly (krun_add_vsock() still adds one). */
 int32_t krun_disable_implicit_vsock(uint32_t ctx_id);
 
 /* The value of console= on the kernel command line (e.g. "ttyS0", "hvc0"). */

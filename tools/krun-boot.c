@@ -30,6 +30,8 @@ static void usage(FILE *f)
 		"  -a, --append ARGS       appended to the kernel command line\n"
 		"  -o, --console-output F  write the console to file F, not stdout\n"
 		"  -s, --split-irqchip     IOAPIC in the VMM, local APICs in KVM; no PIC, no PIT\n"
+		"  -p, --vsock-port PORT:PATH[:listen]  guest vsock port PORT to the host unix\n"
+		"                          socket PATH (repeatable; as krun-chroot's)\n"
 		"  -l, --log-level N       0 (off) .. 5 (trace)\n"
 		"  -h, --help\n");
 }
@@ -70,6 +72,8 @@ struct options {
 	const char *kernel, *append, *console_output, *initramfs;
 	uint32_t format;
 	bool split_irqchip;
+	const char *vsock_ports[64];
+	unsigned int nvsock_ports;
 };
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -82,13 +86,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 	    {"append", required_argument, NULL, 'a'},
 	    {"console-output", required_argument, NULL, 'o'},
 	    {"split-irqchip", no_argument, NULL, 's'},
+	    {"vsock-port", required_argument, NULL, 'p'},
 	    {"log-level", required_argument, NULL, 'l'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "c:m:k:f:a:o:sl:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:m:k:f:a:o:sp:l:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			if (parse_uint(optarg, 255, &o->cpus) < 0 || !o->cpus)
@@ -113,6 +118,11 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 's':
 			o->split_irqchip = true;
+			break;
+		case 'p':
+			if (o->nvsock_ports == 64)
+				return -1;
+			o->vsock_ports[o->nvsock_ports++] = optarg;
 			break;
 		case 'l':
 			if (parse_uint(optarg, KRUN_LOG_LEVEL_TRACE, &o->log_level) < 0)
@@ -165,6 +175,20 @@ int main(int argc, char **argv)
 	if (o.split_irqchip &&
 	    check("krun_split_irqchip", krun_split_irqchip((uint32_t)ctx, true)) < 0)
 		return 1;
+
+	for (unsigned int i = 0; i < o.nvsock_ports; i++) {
+		char path[4096];
+		unsigned long port;
+		bool listen;
+
+		if (parse_vsock_port(o.vsock_ports[i], &port, path, sizeof(path), &listen) < 0) {
+			fprintf(stderr, "krun-boot: --vsock-port wants PORT:PATH[:listen]\n");
+			return 1;
+		}
+		if (check(o.vsock_ports[i],
+			  krun_add_vsock_port2((uint32_t)ctx, (uint32_t)port, path, listen)) < 0)
+			return 1;
+	}
 
 	/* Only returns on failure; otherwise the process exits with the guest's status. */
 	check("krun_start_enter", krun_start_enter((uint32_t)ctx));

@@ -160,29 +160,18 @@ static int check(const char *what, int ret)
 	return check_call("krun-chroot", what, ret);
 }
 
-/* "PORT:PATH" or "PORT:PATH:listen" (a path may hold colons of its own). */
 static int add_vsock_port(uint32_t ctx, const char *spec)
 {
-	char buf[4096 + 32], *path;
+	char path[4096];
 	unsigned long port;
-	bool listen = false;
-	size_t len;
+	bool listen;
 
-	if (snprintf(buf, sizeof(buf), "%s", spec) >= (int)sizeof(buf) ||
-	    !(path = strchr(buf, ':')))
-		goto bad;
-	*path++ = 0;
-	if (parse_uint(buf, UINT32_MAX, &port) < 0 || !*path)
-		goto bad;
-	len = strlen(path);
-	if (len > 7 && !strcmp(path + len - 7, ":listen")) {
-		path[len - 7] = 0;
-		listen = true;
+	if (parse_vsock_port(spec, &port, path, sizeof(path), &listen) < 0) {
+		fprintf(stderr, "krun-chroot: --vsock-port wants PORT:PATH[:listen], got \"%s\"\n",
+			spec);
+		return -1;
 	}
 	return check(spec, krun_add_vsock_port2(ctx, (uint32_t)port, path, listen));
-bad:
-	fprintf(stderr, "krun-chroot: --vsock-port wants PORT:PATH[:listen], got \"%s\"\n", spec);
-	return -1;
 }
 
 static int configure(uint32_t ctx, const struct options *o)

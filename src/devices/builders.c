@@ -10,5 +10,9 @@
 #include "devices/builders.h"
 
 const struct device_builder *const device_builders[] = {
-    &legacy_devices_builder, &consoles_builder, &fs_shares_builder, &vsock_builder, NULL,
+    &legacy_devices_builder,
+    &consoles_builder,
+    &fs_shares_builder,
+    &vsock_builder,
+    NULL,
 };

@@ -12,7 +12,8 @@
  *                                         at a time, pausing 20 ms per 256 KiB
  *   vsock-peer echo ADDR N                echo every connection, all at once;
  *                                         exit after N have ended ("served N,
- *                                         at most M at once")
+ *                                         at most M at once", and the rate from
+ *                                         the first accept)
  *   vsock-peer connect PATH SIZE SEED     connect to PATH (waits for it); send
  *                                         stream SEED and check the echo byte
  *                                         for byte ("echo ok SIZE")
@@ -26,6 +27,7 @@
 #endif
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,6 +207,7 @@ static int echo(char **argv)
 	unsigned long long want = number(argv[1]), done = 0;
 	unsigned int n = 1, most = 0;
 	static char buf[CHUNK];
+	double t0 = 0;
 
 	p[0] = (struct pollfd){listen_on(argv[0]), POLLIN, 0};
 	while (done < want) {
@@ -223,11 +226,14 @@ static int echo(char **argv)
 			done++;
 		}
 		if ((p[0].revents & POLLIN) && n <= MAX_CONNS) {
+			if (!t0)
+				t0 = now_s();
 			p[n++] = (struct pollfd){accept_one(p[0].fd), POLLIN, 0};
 			most = n - 1 > most ? n - 1 : most;
 		}
 	}
-	printf("served %llu, at most %u at once\n", done, most);
+	printf("served %llu, at most %u at once, in %.3f s: %.1f connections/s\n", done, most,
+	       now_s() - t0, (double)done / (now_s() - t0));
 	return 0;
 }
 
@@ -344,6 +350,7 @@ static int source(char **argv)
 
 int main(int argc, char **argv)
 {
+	signal(SIGPIPE, SIG_IGN); /* a peer that resets is an error to report, not a death */
 	if (argc == 4 && !strcmp(argv[1], "gen"))
 		return gen(argv + 2);
 	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "exchange"))

@@ -14,6 +14,11 @@
  *                                          prints the errno name
  *   vsock-io rate CID PORT N               N connections one after another,
  *                                          one byte echoed on each (benchmark)
+ *   vsock-io send CID PORT SIZE            send SIZE bytes, close (benchmark)
+ *   vsock-io recv-ack CID PORT             read to EOF, answer one byte (benchmark)
+ *
+ * The benchmark modes wait up to 60 s for the first connect to succeed (the
+ * host's server may not be listening yet).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -278,13 +283,29 @@ static int refused(char **argv)
 	return err == ECONNRESET || err == ECONNREFUSED ? 0 : 1;
 }
 
+/* The first connect of a benchmark: the host's server may come up later. */
+static int connect_patiently(char **argv)
+{
+	struct timespec pause = {0, 100 * 1000 * 1000};
+
+	for (int tries = 0; tries < 600; tries++) {
+		int fd =
+		    vsock_connect((unsigned int)number(argv[0]), (unsigned int)number(argv[1]));
+
+		if (fd >= 0)
+			return fd;
+		nanosleep(&pause, NULL);
+	}
+	return connect_or_die(argv);
+}
+
 static int rate(char **argv)
 {
 	unsigned long long n = number(argv[2]);
 	char c = 'x';
 
 	for (unsigned long long i = 0; i < n; i++) {
-		int fd = connect_or_die(argv);
+		int fd = i ? connect_or_die(argv) : connect_patiently(argv);
 
 		if (write(fd, &c, 1) != 1 || read(fd, &c, 1) != 1) {
 			fprintf(stderr, "vsock-io: connection %llu: no echo\n", i);
@@ -295,6 +316,36 @@ static int rate(char **argv)
 	return 0;
 }
 
+static int send_only(char **argv)
+{
+	int fd = connect_patiently(argv);
+	unsigned long long size = number(argv[2]);
+	static char buf[CHUNK];
+
+	memset(buf, 'v', sizeof(buf));
+	for (unsigned long long sent = 0; sent < size; sent += CHUNK)
+		if (write_all(fd, buf, CHUNK) < 0)
+			return 1;
+	close(fd);
+	return 0;
+}
+
+static int recv_ack(char **argv)
+{
+	int fd = connect_patiently(argv);
+	static char buf[CHUNK];
+	unsigned long long got = 0;
+	ssize_t n;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		got += (unsigned long long)n;
+	if (n < 0 || write(fd, "k", 1) != 1)
+		return 1;
+	fprintf(stderr, "vsock-io: received %llu\n", got);
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -302,13 +353,15 @@ int main(int argc, char **argv)
 		int nargs;
 		int (*fn)(char **);
 	} cmds[] = {
-	    {"send-recv", 4, send_recv}, {"serve", 2, serve},	  {"many", 3, many},
-	    {"hold", 2, hold},		 {"refused", 2, refused}, {"rate", 3, rate},
+	    {"send-recv", 4, send_recv}, {"serve", 2, serve},	    {"many", 3, many},
+	    {"hold", 2, hold},		 {"refused", 2, refused},   {"rate", 3, rate},
+	    {"send", 3, send_only},	 {"recv-ack", 2, recv_ack},
 	};
 
 	for (size_t i = 0; argc > 1 && i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (!strcmp(argv[1], cmds[i].name) && argc == cmds[i].nargs + 2)
 			return cmds[i].fn(argv + 2);
-	fprintf(stderr, "usage: vsock-io send-recv|serve|many|hold|refused|rate ARGS...\n");
+	fprintf(stderr,
+		"usage: vsock-io send-recv|serve|many|hold|refused|rate|send|recv-ack ARGS...\n");
 	return 2;
 }

@@ -335,6 +335,14 @@ static void shut_host_write(struct vsock_conn *c)
 		shutdown(c->watch.fd, SHUT_WR);
 }
 
+/* Host ends are sockets: a peer that hung up is EPIPE here, never SIGPIPE. */
+static ssize_t send_iov(int fd, const struct iovec *iov, unsigned int n)
+{
+	struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = n};
+
+	return sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
 /* Write what the ring holds; false when the host end is gone. */
 static bool flush_buffer(struct vsock_core *vc, struct vsock_conn *c)
 {
@@ -342,7 +350,7 @@ static bool flush_buffer(struct vsock_core *vc, struct vsock_conn *c)
 		uint32_t len = buffered(c), head = c->buf_head;
 		uint32_t first = MIN(len, VSOCK_BUF_ALLOC - head);
 		struct iovec iov[2] = {{c->buf + head, first}, {c->buf, len - first}};
-		ssize_t n = writev(c->watch.fd, iov, len > first ? 2 : 1);
+		ssize_t n = send_iov(c->watch.fd, iov, len > first ? 2 : 1);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -409,7 +417,7 @@ static void handle_rw(struct vsock_core *vc, struct vsock_conn *c, const struct 
 	}
 	if (!buffered(c)) {
 		do
-			n = writev(c->watch.fd, p->payload, (int)p->npayload);
+			n = send_iov(c->watch.fd, p->payload, p->npayload);
 		while (n < 0 && errno == EINTR);
 		if (n < 0 && errno != EAGAIN) {
 			conn_reset(vc, c); /* the host end is gone */
