@@ -250,6 +250,7 @@ demo: all rootfs $(B)/tests/demo.sh
 bench: tests
 	bench/boot.sh $(B)
 	bench/fs.sh $(B)
+	bench/vsock.sh $(B)
 
 clean:
 	rm -rf $(B) $(B)-asan
