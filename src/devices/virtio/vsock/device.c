@@ -175,6 +175,20 @@ static void vsock_drain(struct virtio_device *dev)
 	pthread_mutex_unlock(&vs->lock);
 }
 
+static void vsock_free(struct vsock_device *vs)
+{
+	vsock_unix_free(vs->unix_backend); /* removes the sockets it created */
+	vsock_core_release(&vs->core);
+	pthread_mutex_destroy(&vs->lock);
+	free(vs);
+}
+
+/* Only for a VM that never ran: the device thread was never started. */
+static void vsock_release(struct virtio_device *dev)
+{
+	vsock_free(dev->priv);
+}
+
 static const struct virtio_device_ops vsock_ops = {
     .name = "vsock",
     .device_id = VIRTIO_ID_VSOCK,
@@ -182,6 +196,7 @@ static const struct virtio_device_ops vsock_ops = {
     .activate = vsock_activate,
     .reset = vsock_reset,
     .drain = vsock_drain,
+    .release = vsock_release,
 };
 
 static int watch_kicks(struct vsock_device *vs)
@@ -235,18 +250,16 @@ static int create_vsock(struct vm *vm)
 	vs->dev.nqueues = 3;
 	vs->dev.queue_max = QUEUE_SIZE;
 	ret = virtio_mmio_add(vm, &vs->dev);
-	if (!ret)
-		ret = watch_kicks(vs);
-	if (!ret)
-		return 0;
-	pr_err("virtio-vsock: %s", strerror(-ret));
-	/* Once on the bus the device stays with the VM, which is torn down now. */
-	vsock_unix_unlink(vs->unix_backend);
+	if (ret < 0)
+		goto fail;
+	/* The VM owns the device now: vsock_release() if it never runs. */
+	ret = watch_kicks(vs);
+	if (ret < 0)
+		pr_err("virtio-vsock: %s", strerror(-ret));
 	return ret;
 fail:
-	vsock_unix_free(vs->unix_backend);
-	vsock_core_release(&vs->core);
-	free(vs);
+	pr_err("virtio-vsock: %s", strerror(-ret));
+	vsock_free(vs);
 	return ret;
 }
 
