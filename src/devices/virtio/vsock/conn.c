@@ -665,6 +665,7 @@ void vsock_core_event(struct vsock_core *vc, struct vsock_watch *w, uint32_t eve
 		return;
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
 		c->readable = true;
+		c->hangup |= !!(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR));
 		schedule(vc, c);
 	}
 	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
@@ -816,6 +817,15 @@ static unsigned int collect_rx(struct vsock_core *vc, struct virtq *rxq, uint32_
 
 enum send_result { SENT, NO_BUFFERS, NOTHING };
 
+static size_t rx_space(const struct vsock_core *vc, unsigned int niov)
+{
+	size_t space = 0;
+
+	for (unsigned int i = 0; i < niov; i++)
+		space += vc->rx_iov[i].iov_len;
+	return space;
+}
+
 /* Read from the host end straight into receive buffers. */
 static enum send_result send_data(struct vsock_core *vc, struct vsock_conn *c, struct virtq *rxq)
 {
@@ -850,6 +860,13 @@ static enum send_result send_data(struct vsock_core *vc, struct vsock_conn *c, s
 		c->readable = false;
 	} else if (n < 0) {
 		conn_reset(vc, c);
+	} else if ((size_t)n < rx_space(vc, niov) && !c->hangup) {
+		/*
+		 * A short read emptied the socket. Whatever arrives from now
+		 * on is a new edge of the epoll set: no read() to see EAGAIN.
+		 * (A hangup already seen is no new edge: read on to the EOF.)
+		 */
+		c->readable = false;
 	}
 	return used ? SENT : NOTHING;
 }

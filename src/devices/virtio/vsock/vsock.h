@@ -142,6 +142,7 @@ struct vsock_conn {
 	uint8_t pending;    /* PEND_* packets to send the guest */
 	uint8_t guest_shut; /* VSOCK_SHUTDOWN_* the guest sent */
 	bool readable;	    /* the host end may have data (edge-triggered) */
+	bool hangup;	    /* epoll said the host end hung up (or failed) */
 	bool host_eof;	    /* the host end sent its last byte */
 	bool want_out;	    /* EPOLLOUT is on: buffered data waits */
 	bool on_list;
@@ -184,9 +185,9 @@ struct vsock_rx_slot {
 	void *hdr; /* where the header goes: the first descriptor */
 };
 
-#define VSOCK_RX_BATCH	    16 /* receive buffers one read() fills at most */
+#define VSOCK_RX_BATCH	    32 /* receive buffers one read() fills at most */
 #define VSOCK_RX_BATCH_IOV  256
-#define VSOCK_RX_BATCH_SIZE (64 * 1024)
+#define VSOCK_RX_BATCH_SIZE (128 * 1024)
 
 struct vsock_core {
 	uint64_t guest_cid;
