@@ -12,9 +12,9 @@
 # vsock-peer echo). Times are taken on the host side, from the first byte
 # (sink), the accept (source) and the first accept (echo).
 build=$1
-mb=${VSOCKBENCH_MB:-64}
-conns=${VSOCKBENCH_CONNS:-200}
-runs=${VSOCKBENCH_RUNS:-2}
+mb=${VSOCKBENCH_MB:-32}
+conns=${VSOCKBENCH_CONNS:-100}
+runs=${VSOCKBENCH_RUNS:-4}
 peer="$build/tests/vsock-peer"
 work=$(mktemp -d /tmp/krun-vsockbench.XXXXXX)
 size=$((mb * 1024 * 1024))
@@ -55,16 +55,25 @@ report() {
 	fi
 	kill $p1 $p2 $p3 2>/dev/null
 	wait $p1 $p2 $p3 2>/dev/null
-	echo "$1: guest->host $(sed -n 's/.*: \([0-9.]*\) MiB\/s/\1/p' "$work/sink") MiB/s," \
-		"host->guest $(sed -n 's/.*: \([0-9.]*\) MiB\/s/\1/p' "$work/source") MiB/s," \
-		"$(sed -n 's/.*: \([0-9.]*\) connections\/s/\1/p' "$work/echo") connections/s"
+	g2h=$(sed -n 's/.*: \([0-9.]*\) MiB\/s/\1/p' "$work/sink")
+	h2g=$(sed -n 's/.*: \([0-9.]*\) MiB\/s/\1/p' "$work/source")
+	rate=$(sed -n 's/.*: \([0-9.]*\) connections\/s/\1/p' "$work/echo")
+	echo "$1: guest->host $g2h MiB/s, host->guest $h2g MiB/s, $rate connections/s"
+	echo "$g2h $h2g $rate" >>"$work/$2.runs"
+}
+
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# summary NAME: the medians of each figure over the runs.
+summary() {
+	for col in 1 2 3; do awk -v c=$col '{ print $c }' "$work/$1.runs" | median; done | tr '\n' ' '
 }
 
 krun() {
 	peers "$work/s"
 	timeout 600 "$build/krun-boot" --vsock-port "5001:$work/s1" --vsock-port "5002:$work/s2" \
 		--vsock-port "5003:$work/s3" --append "$args" "$work/initrd.gz" >"$work/vm" 2>&1
-	report "krun (unix sockets)  "
+	report "krun (unix sockets)  " krun
 }
 
 qemu() {
@@ -75,7 +84,7 @@ qemu() {
 		-kernel "$build/krunfw/vmlinux" -initrd "$work/initrd.gz" \
 		-append "console=ttyS0 reboot=t panic=-1 quiet io_delay=none no_timer_check $args" \
 		>"$work/vm" 2>&1
-	report "qemu (vhost-vsock)   "
+	report "qemu (vhost-vsock)   " qemu
 }
 
 echo "host: $(uname -r), $(nproc) CPUs; $mb MiB each way, $conns connections; $runs runs each, alternating"
@@ -87,4 +96,14 @@ while [ $i -lt "$runs" ]; do
 	if [ $have_vhost = 1 ]; then qemu; else echo "qemu: no /dev/vhost-vsock or QEMU: no peer figures"; fi
 	i=$((i + 1))
 done
+set -- $(summary krun)
+echo "krun median: guest->host $1 MiB/s, host->guest $2 MiB/s, $3 connections/s"
+if [ -s "$work/qemu.runs" ]; then
+	k1=$1 k2=$2 k3=$3
+	set -- $(summary qemu)
+	echo "qemu median: guest->host $1 MiB/s, host->guest $2 MiB/s, $3 connections/s"
+	awk -v k1=$k1 -v k2=$k2 -v k3=$k3 -v q1=$1 -v q2=$2 -v q3=$3 'BEGIN {
+		printf "krun / qemu: guest->host %.2fx, host->guest %.2fx, connections %.2fx\n",
+			k1 / q1, k2 / q2, k3 / q3 }'
+fi
 rm -rf "$work"
