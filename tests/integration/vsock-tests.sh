@@ -66,6 +66,19 @@ vm "$root" /bin/sh -c 'vsock-io refused 2 9999; vsock-io refused 2 1234'
 check "a connect to an unmapped host port fails at once (ECONNRESET/ECONNREFUSED)" \
 	sh -c "[ $status -eq 0 ] && [ \$(grep -c '^refused: ECONN' '$work/out') -eq 2 ]"
 
+# --- a flood of connects: the VMM's table holds 256, the rest are reset at once
+"$peer" echo "$work/f.sock" 256 >"$work/flood-echo" 2>&1 &
+flood_pid=$!
+i=0
+while [ ! -S "$work/f.sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+vm --vsock-port "1236:$work/f.sock" "$root" /bin/sh -c 'vsock-io flood 2 1236 300'
+check "300 connects held open: 256 connected (the table's cap), 44 reset at once" \
+	sh -c "[ $status -eq 0 ] && grep -qx 'flood: 256 connected, 44 reset, 0 other' '$work/out'"
+i=0
+while kill -0 "$flood_pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+check "the flood's 256 host connections all ended with the VM" grep -q '^served 256' "$work/flood-echo"
+kill "$flood_pid" 2>/dev/null
+
 # --- listen=true: the VMM creates the socket; a host client reaches a guest server
 vm_bg --vsock-port "6000:$work/l.sock:listen" "$root" /bin/sh -c 'vsock-io serve 6000 2'
 if wait_for "$work/out" '^listening'; then

@@ -14,6 +14,8 @@
  *                                          prints the errno name
  *   vsock-io rate CID PORT N               N connections one after another,
  *                                          one byte echoed on each (benchmark)
+ *   vsock-io flood CID PORT N              N connects, all held open: prints how
+ *                                          many connected and how many were reset
  *   vsock-io send CID PORT SIZE            send SIZE bytes, close (benchmark)
  *   vsock-io recv-ack CID PORT             read to EOF, answer one byte (benchmark)
  *
@@ -244,6 +246,25 @@ static int many(char **argv)
 	return 0;
 }
 
+static int flood(char **argv)
+{
+	unsigned long long n = number(argv[2]), connected = 0, reset = 0, other = 0;
+
+	for (unsigned long long i = 0; i < n; i++) {
+		int fd =
+		    vsock_connect((unsigned int)number(argv[0]), (unsigned int)number(argv[1]));
+
+		if (fd >= 0)
+			connected++; /* held open until the program exits */
+		else if (errno == ECONNRESET || errno == ECONNREFUSED)
+			reset++;
+		else
+			other++;
+	}
+	printf("flood: %llu connected, %llu reset, %llu other\n", connected, reset, other);
+	return 0;
+}
+
 static int hold(char **argv)
 {
 	int fd = connect_or_die(argv);
@@ -355,13 +376,14 @@ int main(int argc, char **argv)
 	} cmds[] = {
 	    {"send-recv", 4, send_recv}, {"serve", 2, serve},	    {"many", 3, many},
 	    {"hold", 2, hold},		 {"refused", 2, refused},   {"rate", 3, rate},
-	    {"send", 3, send_only},	 {"recv-ack", 2, recv_ack},
+	    {"send", 3, send_only},	 {"recv-ack", 2, recv_ack}, {"flood", 3, flood},
 	};
 
 	for (size_t i = 0; argc > 1 && i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (!strcmp(argv[1], cmds[i].name) && argc == cmds[i].nargs + 2)
 			return cmds[i].fn(argv + 2);
-	fprintf(stderr,
-		"usage: vsock-io send-recv|serve|many|hold|refused|rate|send|recv-ack ARGS...\n");
+	fprintf(
+	    stderr,
+	    "usage: vsock-io send-recv|serve|many|hold|refused|rate|send|recv-ack|flood ARGS...\n");
 	return 2;
 }
