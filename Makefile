@@ -6,7 +6,7 @@
 #                        the KVM test host (tests/kvm-host/run.sh)
 #   make check-asan      unit and API tests under ASan + UBSan
 #   make install PREFIX=/usr/local DESTDIR=
-#   make bench           boot-time benchmark against QEMU -M microvm
+#   make bench           boot, virtio-fs and virtio-blk benchmarks against QEMU -M microvm
 
 VERSION_MAJOR := 1
 VERSION       := 1.0.0
@@ -24,7 +24,7 @@ WARN     := -Wall -Wextra -Werror
 CFLAGS   ?= -O2 -g
 BASE_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Isrc
 LIB_CFLAGS  := $(BASE_CFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden -MMD -MP
-LIB_LDLIBS  := -ldl -lpthread -lz -lbz2 -lzstd
+LIB_LDLIBS  := -ldl -lpthread -lz -lbz2 -lzstd -luring
 
 SONAME  := libkrun.so.$(VERSION_MAJOR)
 LIBREAL := libkrun.so.$(VERSION)
@@ -39,7 +39,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(wildcard tests/unit/
 GUEST_PROGS := $(B)/tests/guest/hello-init $(B)/tests/guest/krun-probe $(B)/tests/guest/krun-stress \
 	$(B)/tests/guest/exit-ioctl $(B)/tests/guest/vsock-io
 TEST_SCRIPTS := $(addprefix $(B)/tests/,guest-tests.sh chroot-tests.sh api-tests.sh testlib.sh hardening-tests.sh \
-	examples-tests.sh manifest.sh exit-tests.sh vsock-tests.sh) \
+	examples-tests.sh manifest.sh exit-tests.sh vsock-tests.sh blk-tests.sh) \
 	$(B)/tests/init/init-tests.sh $(B)/tests/init/krun-config.sh
 INIT_TEST_CPIO := $(B)/tests/init/base.cpio
 TEST_INITRAMFS := $(B)/tests/guest/hello.cpio.gz
@@ -174,11 +174,30 @@ $(INIT_TEST_CPIO): $(INIT) tests/integration/init/mkinitramfs.sh
 	@mkdir -p $(dir $@)
 	tests/integration/init/mkinitramfs.sh $@ $(INIT)
 
+# The disk tests make and check images inside the test host, which copies
+# build/ (and the libraries of every ELF file in it): the host's tools come
+# along in build/tests/bin.
+BLK_TEST_TOOLS := $(B)/tests/bin/qemu-img $(B)/tests/bin/mke2fs $(B)/tests/libsynccount.so
+$(B)/tests/bin/%: /usr/bin/%
+	@mkdir -p $(dir $@)
+	cp $< $@
+$(B)/tests/bin/mke2fs: /usr/sbin/mke2fs
+	@mkdir -p $(dir $@)
+	cp $< $@
+$(B)/tests/libsynccount.so: tests/integration/synccount.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -shared -fPIC -o $@ $< -ldl
+
+# The disk benchmark's guest tool: static, it runs in any guest.
+$(B)/bench/blkbench: bench/blkbench.c
+	@mkdir -p $(dir $@)
+	$(MUSLCC) -std=gnu11 $(WARN) -O2 -static -o $@ $<
+
 $(B)/bench/tslines: bench/tslines.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $<
 
-tests: all examples rootfs $(B)/bench/tslines $(UNIT_TESTS) $(GUEST_PROGS) $(API_CLIENT) $(VSOCK_PEER) \
+tests: all examples rootfs $(B)/bench/tslines $(B)/bench/blkbench $(BLK_TEST_TOOLS) $(UNIT_TESTS) $(GUEST_PROGS) $(API_CLIENT) $(VSOCK_PEER) \
 	$(TEST_INITRAMFS) $(TEST_SCRIPTS) \
 	$(INIT_TEST_CPIO) $(KERNEL_TEST_FILES) $(NOIOPERM_KERNEL)
 
@@ -214,12 +233,13 @@ FUZZ_TIME ?= 60
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SRCS := src/vmm/log.c src/vmm/util.c src/vmm/memory.c src/vmm/iov.c src/devices/virtio/virtqueue.c \
 	src/devices/legacy/ioapic.c $(wildcard src/devices/virtio/fs/*.c) \
-	src/devices/virtio/vsock/conn.c src/devices/virtio/vsock/proto.c
+	src/devices/virtio/vsock/conn.c src/devices/virtio/vsock/proto.c \
+	$(wildcard src/devices/virtio/blk/*.c)
 
 $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS)
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -D_GNU_SOURCE -Iinclude -Isrc -g -O1 \
-		-fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_SRCS) -ldl -lpthread
+		-fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_SRCS) -ldl -lpthread -lz -lzstd
 
 fuzz: $(FUZZ_TARGETS)
 	@for f in $(FUZZ_TARGETS); do \
@@ -251,6 +271,7 @@ bench: tests
 	bench/boot.sh $(B)
 	bench/fs.sh $(B)
 	bench/vsock.sh $(B)
+	bench/blk.sh $(B)
 
 clean:
 	rm -rf $(B) $(B)-asan

@@ -20,8 +20,8 @@
  *  - Arrays of strings (argv, envp, rlimits...) end with a NULL pointer.
  *  - A feature that this build or this host cannot provide is refused with
  *    -ENOTSUP, either at once or from krun_start_enter(), together with a log
- *    line naming what is missing. Devices that come in a later version (disks,
- *    networking, TSI, GPU and displays, input, vhost-user) are checked
+ *    line naming what is missing. Devices that come in a later version
+ *    (networking, TSI, GPU and displays, input, vhost-user) are checked
  *    and recorded by their calls; krun_start_enter() then refuses the VM by
  *    naming them, rather than start it without them.
  */
@@ -103,7 +103,10 @@ int32_t krun_set_root_disk(uint32_t ctx_id, const char *disk_path);
 int32_t krun_set_data_disk(uint32_t ctx_id, const char *disk_path);
 
 /*
- * Attach a raw disk image as a virtio-blk device named "block_id".
+ * Attach a raw disk image as a virtio-blk device named "block_id": the
+ * guest sees the disks in the order they were added (/dev/vda, vdb...), and
+ * block_id (its first 20 bytes) as the disk's serial, linked by init as
+ * /dev/disk/by-id/virtio-<block_id>. A regular file or a block device.
  * Do not mix with krun_set_root_disk()/krun_set_data_disk().
  */
 int32_t krun_add_disk(uint32_t ctx_id, const char *block_id, const char *disk_path, bool read_only);
@@ -580,9 +583,11 @@ int32_t krun_add_console_port_inout(uint32_t ctx_id, uint32_t console_id, const 
 
 /*
  * Boot through the virtio-fs root as usual, then have init switch to the
- * filesystem on block device "device" (fstype and options may be NULL).
- * Needs virtio-blk, which this build does not have: the setting is recorded
- * and krun_start_enter() refuses it with -ENOTSUP.
+ * filesystem on block device "device" (/dev/vda, /dev/disk/by-id/virtio-ID,
+ * ...), mounted with fstype and options (either may be NULL: every block
+ * filesystem the guest kernel knows is tried; "ro,noatime" style options)
+ * and run the workload there. Without krun_set_root(), the virtio-fs root
+ * is an empty directory that only carries init.
  */
 int32_t krun_set_root_disk_remount(uint32_t ctx_id, const char *device, const char *fstype,
 				   const char *options);

@@ -227,6 +227,12 @@ static int apply_record(struct config *cfg, char *rec, size_t *nargs)
 		err = parse_mount(v, &cfg->mounts[cfg->nmounts++]);
 	else if ((v = record_value(rec, "port")))
 		cfg->ports |= stdio_port_bit(v);
+	else if ((v = record_value(rec, "root_disk")))
+		cfg->root_disk = *v == '/' ? v : NULL;
+	else if ((v = record_value(rec, "root_fstype")))
+		cfg->root_fstype = *v ? v : NULL;
+	else if ((v = record_value(rec, "root_options")))
+		cfg->root_options = *v ? v : NULL;
 	if (err)
 		say("config: bad record \"%.200s\"", rec);
 	return err;

@@ -214,6 +214,9 @@ int main(void)
 	if (config_load(KRUN_CONFIG_PATH, &cfg) < 0)
 		finish(KRUN_STATUS_SETUP_FAILED, NULL);
 	mount_system_filesystems();
+	disks_make_links();
+	if (root_disk_switch(&cfg) < 0)
+		finish(KRUN_STATUS_SETUP_FAILED, NULL);
 	if (sethostname(cfg.hostname, strlen(cfg.hostname)) < 0)
 		say("warning: cannot set the hostname: %s", strerror(errno));
 	stdio_open(&io, cfg.ports);

@@ -8,6 +8,7 @@
  *   init.c      main: order of the steps, signal forwarding, reaping, exit
  *   config.c    reading and checking the config records
  *   mounts.c    pseudo filesystems, /dev links, virtio-fs mounts
+ *   rootdisk.c  /dev/disk/by-id links, the switch to a root on a disk
  *   stdio.c     the workload's fds 0-2: virtio-console ports or the console
  *   workload.c  the child: ids, limits, terminal, exec with a PATH search
  *   exit_status.c  the workload's status to the VMM
@@ -43,7 +44,9 @@ struct config {
 	size_t nrlimits;
 	struct krun_mount *mounts;
 	size_t nmounts;
-	unsigned int ports; /* bit i: the port for fd i exists ("port" records) */
+	unsigned int ports;    /* bit i: the port for fd i exists ("port" records) */
+	const char *root_disk; /* "root_disk": switch to the filesystem on it, or NULL */
+	const char *root_fstype, *root_options;
 };
 
 /* Number of variables env_add_defaults() may append to envp. */
@@ -70,6 +73,10 @@ const char *env_lookup(char *const envp[], const char *name);
 void mount_dev(void);
 void mount_system_filesystems(void);
 int mount_shares(const struct config *cfg);
+
+/* rootdisk.c */
+void disks_make_links(void);
+int root_disk_switch(const struct config *cfg);
 
 /* stdio.c */
 void console_as_init_stdio(void);

@@ -6,11 +6,13 @@ set -euo pipefail
 packages=(
 	# library, CLI, guest init
 	make gcc libc6-dev pkg-config musl-tools
-	zlib1g-dev libzstd-dev libbz2-dev
+	zlib1g-dev libzstd-dev libbz2-dev liburing-dev
 	# guest kernel (libkrunfw)
 	linux-source-6.12 bc bison flex libelf-dev libssl-dev cpio xz-utils
 	# default rootfs and test initramfs; compressed test kernels
 	busybox-static file bzip2 zstd
+	# disk images for the virtio-blk tests (qemu-img, mkfs.ext4 -d)
+	qemu-utils e2fsprogs
 	# KVM test host, QEMU peer for the benchmarks, fuzzers
 	qemu-system-x86 qemu-system-data clang libclang-rt-14-dev
 )

@@ -18,6 +18,10 @@
  *   uid=N, gid=N       the workload's ids (default 0)
  *   hostname=NAME
  *   mount=TAG:PATH     mount virtio-fs TAG at PATH before running
+ *   root_disk=DEV      mount block device DEV (/dev/vda, /dev/disk/by-id/...)
+ *                      and run the workload with it as the root
+ *   root_fstype=TYPE   its filesystem type (default: each the kernel knows)
+ *   root_options=OPTS  its mount options
  *   port=NAME          a named virtio-console port (KRUN_PORT_*) exists for
  *                      the workload's stdio or for shutdown requests: the
  *                      guest names ports asynchronously, so init waits for

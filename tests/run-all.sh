@@ -37,7 +37,7 @@ section "guest-booting tests"
 # reopens a redirected stderr and truncates it.)
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-for t in guest-tests chroot-tests api-tests exit-tests examples-tests hardening-tests vsock-tests init/init-tests; do
+for t in guest-tests chroot-tests api-tests exit-tests examples-tests hardening-tests vsock-tests init/init-tests blk-tests; do
 	"$here/guest-env.sh" sh "$build/tests/$t.sh" "$build" 2>&1 | tee "$log"
 	rc=$? # pipefail: the status of guest-env.sh
 	out=$(cat "$log")

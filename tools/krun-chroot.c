@@ -21,8 +21,10 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: krun-chroot [options] NEWROOT COMMAND [ARGS...]\n"
+		"       krun-chroot [options] --root-disk IMAGE[:FORMAT] COMMAND [ARGS...]\n"
 		"Run COMMAND in a KVM microVM whose root filesystem is the host directory\n"
-		"NEWROOT. The guest cannot reach host files outside NEWROOT and the volumes.\n\n"
+		"NEWROOT (or the filesystem on a disk image). The guest cannot reach host\n"
+		"files outside NEWROOT, the volumes and the disks.\n\n"
 		"  -c, --cpus N              vCPUs (default 1)\n"
 		"  -m, --memory MIB          guest RAM in MiB (default 512)\n"
 		"  -e, --env NAME=VALUE      set a variable (repeatable); without any --env the\n"
@@ -36,12 +38,38 @@ static void usage(FILE *f)
 		"  -p, --vsock-port PORT:PATH[:listen]  guest vsock port PORT (host CID 2) to the\n"
 		"                            host unix socket PATH; with :listen the VMM creates\n"
 		"                            PATH and its connections reach the guest's PORT\n"
+		"  -d, --disk ID:PATH[:FORMAT][:ro][:direct][:sync=MODE]\n"
+		"                            attach a disk image (repeatable) as a virtio-blk\n"
+		"                            disk with serial ID: /dev/vda, /dev/vdb... in the\n"
+		"                            order given (after the root disk), also\n"
+		"                            /dev/disk/by-id/virtio-ID. FORMAT: raw (default),\n"
+		"                            qcow2 or vmdk, never guessed; ro: read-only;\n"
+		"                            direct: O_DIRECT; MODE: none (flushes ignored),\n"
+		"                            relaxed (fdatasync) or full (fsync, the default)\n"
+		"      --root-disk IMAGE[:FORMAT]  the workload's root is the filesystem on this\n"
+		"                            image (the first disk, /dev/vda, id \"root\"); no\n"
+		"                            NEWROOT then\n"
+		"      --root-fstype TYPE    its filesystem type (default: the kernel tries each)\n"
+		"      --root-options OPTS   its mount options (e.g. \"ro\" or \"noatime\")\n"
 		"  -l, --log-level N         0 (off) .. 5 (trace), default 2 (warnings)\n"
 		"  -h, --help\n");
 }
 
+struct disk_option {
+	char *id, *path;
+	uint32_t format, sync_mode;
+	bool read_only, direct_io;
+};
+
+#define MAX_DISKS 16
+
 struct options {
 	unsigned long cpus, memory, log_level;
+	struct disk_option disks[MAX_DISKS];
+	unsigned int ndisks;
+	struct disk_option root_disk;
+	bool has_root_disk;
+	const char *root_fstype, *root_options;
 	const char *workdir;
 	const char *env[MAX_LIST + 1];
 	const char *volumes[MAX_LIST + 1];
@@ -80,6 +108,73 @@ static int parse_user(const char *arg, struct options *o)
 	return 0;
 }
 
+static int parse_format(const char *s, uint32_t *format)
+{
+	static const char *const names[] = {"raw", "qcow2", "vmdk"};
+	static const uint32_t values[] = {KRUN_DISK_FORMAT_RAW, KRUN_DISK_FORMAT_QCOW2,
+					  KRUN_DISK_FORMAT_VMDK};
+
+	for (unsigned int i = 0; i < 3; i++) {
+		if (!strcmp(s, names[i])) {
+			*format = values[i];
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* One ":WORD" suffix of a --disk argument; -1 if WORD is not a disk option. */
+static int parse_disk_word(const char *w, struct disk_option *d)
+{
+	if (!parse_format(w, &d->format))
+		return 0;
+	if (!strcmp(w, "ro"))
+		d->read_only = true;
+	else if (!strcmp(w, "direct"))
+		d->direct_io = true;
+	else if (!strcmp(w, "sync=none"))
+		d->sync_mode = KRUN_SYNC_NONE;
+	else if (!strcmp(w, "sync=relaxed"))
+		d->sync_mode = KRUN_SYNC_RELAXED;
+	else if (!strcmp(w, "sync=full"))
+		d->sync_mode = KRUN_SYNC_FULL;
+	else
+		return -1;
+	return 0;
+}
+
+/*
+ * "ID:PATH[:WORD]..." (with_id) or "PATH[:FORMAT]": the words are taken off
+ * the end while they are disk options, so a PATH may hold colons.
+ */
+static int parse_disk(char *arg, bool with_id, struct disk_option *d)
+{
+	char *colon;
+
+	*d = (struct disk_option){.format = KRUN_DISK_FORMAT_RAW, .sync_mode = KRUN_SYNC_FULL};
+	if (with_id) {
+		colon = strchr(arg, ':');
+		if (!colon || colon == arg)
+			return -1;
+		*colon = 0;
+		d->id = arg;
+		arg = colon + 1;
+	}
+	while ((colon = strrchr(arg, ':'))) {
+		struct disk_option probe = *d;
+
+		if (parse_disk_word(colon + 1, &probe) < 0 || (!with_id && probe.read_only) ||
+		    (!with_id && probe.direct_io))
+			break;
+		*d = probe;
+		*colon = 0;
+	}
+	d->path = arg;
+	return *arg ? 0 : -1;
+}
+
+enum { OPT_ROOT_DISK = 256, OPT_ROOT_FSTYPE, OPT_ROOT_OPTIONS };
+
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
@@ -93,13 +188,17 @@ static int parse_args(int argc, char **argv, struct options *o)
 	    {"rlimit", required_argument, NULL, 'r'},
 	    {"oem-string", required_argument, NULL, 'o'},
 	    {"vsock-port", required_argument, NULL, 'p'},
+	    {"disk", required_argument, NULL, 'd'},
+	    {"root-disk", required_argument, NULL, OPT_ROOT_DISK},
+	    {"root-fstype", required_argument, NULL, OPT_ROOT_FSTYPE},
+	    {"root-options", required_argument, NULL, OPT_ROOT_OPTIONS},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
 	int c;
 
 	/* "+": options end at NEWROOT, so COMMAND keeps its own options. */
-	while ((c = getopt_long(argc, argv, "+c:m:e:w:v:l:u:r:o:p:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+c:m:e:w:v:l:u:r:o:p:d:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			if (parse_uint(optarg, 255, &o->cpus) < 0 || !o->cpus)
@@ -141,6 +240,24 @@ static int parse_args(int argc, char **argv, struct options *o)
 			if (add_to_list(o->vsock_ports, &o->nvsock_ports, optarg) < 0)
 				return -1;
 			break;
+		case 'd':
+			if (o->ndisks == MAX_DISKS ||
+			    parse_disk(optarg, true, &o->disks[o->ndisks]) < 0)
+				return -1;
+			o->ndisks++;
+			break;
+		case OPT_ROOT_DISK:
+			if (parse_disk(optarg, false, &o->root_disk) < 0)
+				return -1;
+			o->root_disk.id = (char *)"root";
+			o->has_root_disk = true;
+			break;
+		case OPT_ROOT_FSTYPE:
+			o->root_fstype = optarg;
+			break;
+		case OPT_ROOT_OPTIONS:
+			o->root_options = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -148,7 +265,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 			return -1;
 		}
 	}
-	if (argc - optind < 2)
+	if (o->has_root_disk) {
+		/* The root is the disk: no NEWROOT. */
+		if (argc - optind < 1)
+			return -1;
+		o->command = argv + optind;
+		return 0;
+	}
+	if (argc - optind < 2 || o->root_fstype || o->root_options)
 		return -1;
 	o->root = argv[optind];
 	o->command = argv + optind + 1;
@@ -174,12 +298,32 @@ static int add_vsock_port(uint32_t ctx, const char *spec)
 	return check(spec, krun_add_vsock_port2(ctx, (uint32_t)port, path, listen));
 }
 
+static int add_disk(uint32_t ctx, const struct disk_option *d)
+{
+	return check(d->path, krun_add_disk3(ctx, d->id, d->path, d->format, d->read_only,
+					     d->direct_io, d->sync_mode));
+}
+
+/* The root disk first (/dev/vda), then the others in the order given. */
+static int configure_disks(uint32_t ctx, const struct options *o)
+{
+	if (o->has_root_disk &&
+	    (add_disk(ctx, &o->root_disk) ||
+	     check("root disk",
+		   krun_set_root_disk_remount(ctx, "/dev/vda", o->root_fstype, o->root_options))))
+		return -1;
+	for (unsigned int i = 0; i < o->ndisks; i++)
+		if (add_disk(ctx, &o->disks[i]))
+			return -1;
+	return 0;
+}
+
 static int configure(uint32_t ctx, const struct options *o)
 {
 	static const char *const no_env[] = {NULL};
 
 	if (check("vCPUs/memory", krun_set_vm_config(ctx, (uint8_t)o->cpus, (uint32_t)o->memory)) ||
-	    check(o->root, krun_set_root(ctx, o->root)))
+	    (o->root && check(o->root, krun_set_root(ctx, o->root))) || configure_disks(ctx, o))
 		return -1;
 	if (o->workdir && check("workdir", krun_set_workdir(ctx, o->workdir)))
 		return -1;

@@ -240,6 +240,8 @@ KRUN_EXPORT int32_t krun_start_enter(uint32_t ctx_id)
 	}
 	ret = vm_config_validate(&cfg);
 	if (!ret)
+		ret = vm_config_scratch_root(&cfg);
+	if (!ret)
 		ret = check_supported(&cfg);
 	if (!ret)
 		ret = vm_run(&cfg);

@@ -3,7 +3,8 @@
  * The order devices are created in, which is also the order the guest finds
  * its virtio devices: the consoles come before the shares because init's
  * instructions (on the root share) name the stdio ports they made. vsock
- * comes last: every VM has it, and the other devices keep their places.
+ * comes next: every VM has it, and the other devices keep their places. The
+ * disks come last, in the order they were added (vda, vdb, ...).
  */
 #include <stddef.h>
 
@@ -14,5 +15,6 @@ const struct device_builder *const device_builders[] = {
     &consoles_builder,
     &fs_shares_builder,
     &vsock_builder,
+    &disks_builder,
     NULL,
 };

@@ -41,6 +41,7 @@ void vm_config_release(struct vm_config *cfg)
 	vm_config_release_devices(cfg);
 	vm_config_release_pending(cfg);
 	vm_config_release_vsock(cfg);
+	vm_config_release_disks(cfg);
 	for (unsigned int i = 0; i < cfg->nshares; i++) {
 		free(cfg->shares[i].tag);
 		free(cfg->shares[i].path);

@@ -79,21 +79,31 @@ struct overlay_config {
 	bool one_shot;
 };
 
+/* Disks (virtio-blk), in the order they were added (config_disks.c). */
+#define VM_MAX_DISKS   16
+#define VM_MAX_DISK_ID 255 /* the guest sees the first 20 bytes as the serial */
+
+struct disk_config {
+	char *id; /* "root" and "data" for krun_set_root_disk/krun_set_data_disk */
+	char *path;
+	uint32_t format; /* KRUN_DISK_FORMAT_*, never probed */
+	bool read_only, direct_io;
+	uint32_t sync_mode; /* KRUN_SYNC_* */
+};
+
+/* krun_set_root_disk_remount: init mounts "device" as the workload's root. */
+struct root_remount {
+	char *device; /* /dev/vda, /dev/disk/by-id/virtio-ID... */
+	char *fstype; /* NULL: let the kernel try each */
+	char *options;
+};
+
 /*
  * Devices whose emulation comes in a later version: the API checks and
  * records them; krun_start_enter() refuses to start a VM that has any
  * (vm_config_pending_devices) rather than run it without them.
  */
-#define VM_MAX_DISKS 16
-#define VM_MAX_NETS  8
-
-struct disk_config {
-	char *id; /* "root" and "data" for krun_set_root_disk/krun_set_data_disk */
-	char *path;
-	uint32_t format;
-	bool read_only, direct_io;
-	uint32_t sync_mode;
-};
+#define VM_MAX_NETS 8
 
 enum net_backend { NET_UNIXSTREAM, NET_UNIXGRAM, NET_TAP, NET_PASST_FD, NET_GVPROXY };
 
@@ -106,9 +116,6 @@ struct net_config {
 };
 
 struct pending_devices {
-	struct disk_config disks[VM_MAX_DISKS];
-	unsigned int ndisks;
-	char *remount[3]; /* krun_set_root_disk_remount: device, fstype, options */
 	struct net_config nets[VM_MAX_NETS];
 	unsigned int nnets;
 	uint8_t net_mac[6]; /* krun_set_net_mac */
@@ -158,6 +165,7 @@ struct vm_config {
 
 	char *root_path;
 	bool root_read_only;
+	bool root_is_scratch;		       /* an empty directory made for a root disk remount */
 	struct fs_share shares[VM_MAX_SHARES]; /* krun_add_virtiofs*, besides the root */
 	unsigned int nshares;
 	struct overlay_config overlays[VM_MAX_OVERLAYS];
@@ -179,6 +187,11 @@ struct vm_config {
 	char **oem_strings; /* SMBIOS type 11, NULL-terminated; NULL for none */
 
 	struct vsock_config vsock;
+
+	struct disk_config disks[VM_MAX_DISKS];
+	unsigned int ndisks;
+	struct root_remount remount;
+
 	struct pending_devices pending;
 };
 
@@ -220,10 +233,18 @@ int vm_config_add_overlay(struct vm_config *cfg, const char *tag, const char *pa
 /* The eventfd that asks the guest to shut down; created on first use. */
 int vm_config_shutdown_eventfd(struct vm_config *cfg);
 
-/* Devices of later versions (config_pending.c). */
+/* Disks (config_disks.c). */
 int vm_config_add_disk(struct vm_config *cfg, const struct disk_config *disk);
 int vm_config_set_root_remount(struct vm_config *cfg, const char *device, const char *fstype,
 			       const char *options);
+void vm_config_release_disks(struct vm_config *cfg);
+/*
+ * A root disk remount without a root directory: an empty directory (to be
+ * removed once it is open) becomes the virtio-fs root that carries init.
+ */
+int vm_config_scratch_root(struct vm_config *cfg);
+
+/* Devices of later versions (config_pending.c). */
 int vm_config_add_net(struct vm_config *cfg, const struct net_config *net);
 void vm_config_release_pending(struct vm_config *cfg);
 /*

@@ -64,6 +64,13 @@ uint8_t *guest_config_build(const struct vm_config *cfg, const char *const ports
 	if (cfg->has_gid)
 		put_number(&b, "gid", cfg->gid);
 	put_all(&b, "port", (char *const *)ports);
+	if (cfg->remount.device) {
+		put(&b, "root_disk", cfg->remount.device);
+		if (cfg->remount.fstype)
+			put(&b, "root_fstype", cfg->remount.fstype);
+		if (cfg->remount.options)
+			put(&b, "root_options", cfg->remount.options);
+	}
 	for (unsigned int i = 0; i < cfg->nshares; i++) {
 		const struct fs_share *sh = &cfg->shares[i];
 		char *spec;

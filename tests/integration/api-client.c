@@ -228,6 +228,18 @@ static void apply(int opt, char *arg)
 	case 'D':
 		call("krun_add_disk", krun_add_disk(ctx, "data", arg, false));
 		break;
+	case 'R':
+		call("krun_set_root_disk", krun_set_root_disk(ctx, arg));
+		break;
+	case 'A':
+		call("krun_set_data_disk", krun_set_data_disk(ctx, arg));
+		break;
+	case 'M':
+		need_fields(arg, f, 3, "--remount");
+		call("krun_set_root_disk_remount",
+		     krun_set_root_disk_remount(ctx, f[0], *f[1] ? f[1] : NULL,
+						*f[2] ? f[2] : NULL));
+		break;
 	case 'N':
 		call("krun_add_net_unixstream", krun_add_net_unixstream(ctx, arg, -1, mac, 0, 0));
 		break;
@@ -273,6 +285,9 @@ int main(int argc, char **argv)
 	    {"no-implicit-init", no_argument, NULL, 'I'},
 	    {"shutdown-when", required_argument, NULL, 'S'}, /* once this file exists */
 	    {"disk", required_argument, NULL, 'D'},
+	    {"set-root-disk", required_argument, NULL, 'R'}, /* krun_set_root_disk */
+	    {"set-data-disk", required_argument, NULL, 'A'}, /* krun_set_data_disk */
+	    {"remount", required_argument, NULL, 'M'},	     /* DEVICE:FSTYPE:OPTIONS */
 	    {"net-unixstream", required_argument, NULL, 'N'},
 	    {"vsock", no_argument, NULL, 'V'},
 	    {"vsock-tsi", no_argument, NULL, 'T'},

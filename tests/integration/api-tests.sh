@@ -169,9 +169,9 @@ check "krun_add_vsock with TSI flags: the device, and 'TSI not available' logged
 	sh -c "[ $status -eq 0 ] && grep -q 0x0013 '$work/out' && [ \$(grep -c 'TSI not available' '$work/err') -eq 1 ]"
 
 # --- devices of later versions: recorded, refused at start by name
-api --disk /dev/null --vsock "$root" /bin/true
-check "a disk: krun_start_enter fails with -ENOTSUP naming it (vsock is no longer refused)" \
-	sh -c "[ $status -eq 99 ] && grep -q 'cannot run the configured virtio-blk (1 setting) yet' '$work/err' && grep -q 'krun_start_enter: Operation not supported' '$work/err'"
+api --net-unixstream "$work/net.sock" "$root" /bin/true
+check "a network interface: krun_start_enter fails with -ENOTSUP naming it (disks and vsock are real now)" \
+	sh -c "[ $status -eq 99 ] && grep -q 'cannot run the configured virtio-net (1 setting) yet' '$work/err' && grep -q 'krun_start_enter: Operation not supported' '$work/err'"
 
 rm -rf "$work"
 echo "api: $passed passed, $failed failed"

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "devices/builders.h"
 #include "devices/virtio/console.h"
@@ -256,6 +257,26 @@ static void root_exit_report(void *opaque, int status)
 	vm_stop(opaque, VM_STOP_EXIT_STATUS, status);
 }
 
+/*
+ * The scratch root of a root disk remount (vm_config_scratch_root): gone
+ * from the host once open, it shows the guest only the mount points init
+ * needs before it moves to the disk, all in memory.
+ */
+static int finish_scratch_root(const struct vm_config *cfg, struct fuse_server *srv)
+{
+	static const char *const dirs[] = {"dev", "proc", "sys", "tmp", "run"};
+
+	if (rmdir(cfg->root_path) < 0)
+		pr_debug("root disk: removing %s: %s", cfg->root_path, strerror(errno));
+	for (unsigned int i = 0; i < ARRAY_SIZE(dirs); i++) {
+		int ret = fuse_server_add_overlay_dir(srv, dirs[i], 0755);
+
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
 /* The virtio-fs shares: the root (with init, unless disabled), then the others. */
 static int create_shares(struct vm *vm)
 {
@@ -268,7 +289,9 @@ static int create_shares(struct vm *vm)
 		if (!srv)
 			return -EIO;
 		fuse_server_set_exit_handler(srv, root_exit_report, vm);
-		if (!cfg->no_implicit_init)
+		if (cfg->root_is_scratch)
+			ret = finish_scratch_root(cfg, srv);
+		if (!ret && !cfg->no_implicit_init)
 			ret = add_init(vm, srv);
 		if (!ret)
 			ret = add_overlays(srv, cfg, KRUN_FS_ROOT_TAG);

@@ -1,0 +1,65 @@
+#!/bin/sh
+# blk-inner.sh BUILD: virtio-blk side by side, run where KVM boots standard
+# guests (bench/blk.sh picks the place). The same images (raw, and qcow2
+# fully allocated from it), the same kernel, the same guest tool
+# (build/bench/blkbench: O_DIRECT + Linux AIO) under
+#   krun:  krun-chroot --disk (1 vCPU, 512 MiB; io_uring for raw, the thread
+#          pool for qcow2)
+#   qemu:  QEMU -M microvm with virtio-blk-device (1 vCPU, 512 MiB; QEMU's
+#          defaults: cache=writeback, aio=threads)
+# Each run: 4 KiB random read at QD1 and QD32, 1 MiB sequential read and
+# write at QD1, flush latency (4 KiB write + fdatasync), BLKBENCH_SECS each.
+build=$1
+secs=${BLKBENCH_SECS:-5}
+mb=${BLKBENCH_MB:-128}
+work=$(mktemp -d /tmp/krun-blkbench.XXXXXX)
+share="$work/share"
+cp -a "$build/rootfs" "$share"
+cp "$build/bench/blkbench" "$share/bin/"
+qemu_img="$build/tests/bin/qemu-img"
+
+head -c $((mb * 1048576)) /dev/urandom >"$work/disk.raw"
+"$qemu_img" convert -O qcow2 "$work/disk.raw" "$work/disk.qcow2"
+
+cat >"$share/bench.sh" <<EOS
+blkbench /dev/vda randread 1 $secs
+blkbench /dev/vda randread 32 $secs
+blkbench /dev/vda seqread 1 $secs
+blkbench /dev/vda seqwrite 1 $secs
+blkbench /dev/vda flush 1 $secs
+EOS
+
+echo "host: $(uname -r), $(nproc) CPUs; images of $mb MiB in $(df -T /tmp | awk 'NR == 2 { print $2 }') ($work)"
+
+for fmt in raw qcow2; do
+	timeout 600 "$build/krun-chroot" --disk "bench:$work/disk.$fmt:$fmt" "$share" /bin/sh /bench.sh 2>&1 |
+		sed "s/^/krun $fmt: /"
+done
+
+if command -v qemu-system-x86_64 >/dev/null; then
+	mkdir -p "$work/initrd/bin" "$work/initrd/proc" "$work/initrd/sys" "$work/initrd/dev"
+	cp "$build/rootfs/bin/busybox" "$build/bench/blkbench" "$work/initrd/bin/"
+	cp "$share/bench.sh" "$work/initrd/bench.sh"
+	cat >"$work/initrd/init" <<'EOI'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
+sh /bench.sh
+reboot -f
+EOI
+	chmod +x "$work/initrd/init"
+	(cd "$work/initrd" && find . | cpio -o -H newc 2>/dev/null | gzip -1) >"$work/initrd.gz"
+	for fmt in raw qcow2; do
+		timeout 600 qemu-system-x86_64 -M microvm,acpi=off -enable-kvm -cpu host \
+			-m 512 -smp 1 -nodefaults -no-user-config -nographic -no-reboot -serial stdio \
+			-global virtio-mmio.force-legacy=false \
+			-drive id=d,file="$work/disk.$fmt",format=$fmt,if=none \
+			-device virtio-blk-device,drive=d \
+			-kernel "$build/krunfw/vmlinux" -initrd "$work/initrd.gz" \
+			-append "console=ttyS0 reboot=t panic=-1 quiet io_delay=none no_timer_check" 2>&1 |
+			tr -d '\r' | grep -E '^(randread|seqread|seqwrite|flush|blkbench)' | sed "s/^/qemu $fmt: /"
+	done
+else
+	echo "qemu: qemu-system-x86_64 missing, no peer figures"
+fi
+rm -rf "$work"
