@@ -109,7 +109,8 @@ int main(int argc, char **argv)
 	int fd;
 
 	if (argc != 5) {
-		fprintf(stderr, "usage: blkbench DEVICE randread|seqread|seqwrite|flush QD SECONDS\n");
+		fprintf(stderr,
+			"usage: blkbench DEVICE randread|seqread|seqwrite|flush QD SECONDS\n");
 		return 2;
 	}
 	mode = argv[2];

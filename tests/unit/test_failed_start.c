@@ -101,6 +101,16 @@ static void test_thousand_failed_starts(void)
 	CHECK_EQ(krun_set_root((uint32_t)ctx, root), 0);
 	CHECK_EQ(krun_add_virtiofs((uint32_t)ctx, "data", root), 0);
 	CHECK(krun_get_shutdown_eventfd((uint32_t)ctx) >= 0);
+	/* Disks: their image fds, io_uring rings and completion eventfds too. */
+	char disk[64], qcow[64], cmd[200];
+	snprintf(disk, sizeof(disk), "%s.raw", root);
+	snprintf(qcow, sizeof(qcow), "%s.qcow2", root);
+	snprintf(cmd, sizeof(cmd), "truncate -s 1M %s && qemu-img create -q -f qcow2 %s 1M", disk,
+		 qcow);
+	bool have_qcow = system(cmd) == 0;
+	CHECK_EQ(krun_add_disk((uint32_t)ctx, "raw", disk, false), 0);
+	if (have_qcow)
+		CHECK_EQ(krun_add_disk2((uint32_t)ctx, "q", qcow, KRUN_DISK_FORMAT_QCOW2, true), 0);
 	CHECK_EQ(ctx_take((uint32_t)ctx, &cfg), 0);
 	CHECK_EQ(vm_config_validate(&cfg), 0);
 
@@ -121,6 +131,8 @@ static void test_thousand_failed_starts(void)
 	vm_config_release(&cfg);
 	close(master);
 	rmdir(root);
+	unlink(disk);
+	unlink(qcow);
 }
 
 TEST_MAIN("failed_start", test_thousand_failed_starts())

@@ -445,6 +445,7 @@ static int queue_init(struct virtio_blk *b, unsigned int i)
 	int ret;
 
 	q->blk = b;
+	q->done_efd = -1;
 	q->index = i;
 	q->vq = &b->dev.queues[i];
 	q->slots = calloc(BLK_QUEUE_SIZE, sizeof(*q->slots));
@@ -520,12 +521,35 @@ static void blk_reset(struct virtio_device *dev)
 	}
 }
 
+/* Everything of a disk whose VM never ran (no thread was started). */
+static void blk_free(struct virtio_blk *b)
+{
+	for (unsigned int i = 0; i < BLK_MAX_QUEUES; i++) {
+		struct blk_queue *q = &b->queues[i];
+
+		if (q->uring)
+			io_uring_queue_exit(&q->ring);
+		if (q->blk && q->done_efd >= 0)
+			close(q->done_efd);
+		free(q->slots);
+		free(q->chain);
+	}
+	blk_image_close(&b->img);
+	free(b);
+}
+
+static void blk_release(struct virtio_device *dev)
+{
+	blk_free(dev->priv);
+}
+
 static const struct virtio_device_ops blk_ops = {
     .name = "blk",
     .device_id = VIRTIO_ID_BLOCK,
     .config_read = blk_config_read,
     .activate = blk_activate,
     .reset = blk_reset,
+    .release = blk_release,
 };
 
 static void fill_config(struct virtio_blk *b, unsigned int nqueues)
@@ -597,12 +621,18 @@ static int blk_create(struct vm *vm, const struct disk_config *disk)
 	b->dev.nqueues = nqueues;
 	b->dev.queue_max = BLK_QUEUE_SIZE;
 	ret = virtio_mmio_add(vm, &b->dev);
-	for (unsigned int i = 0; !ret && i < nqueues; i++)
-		ret = queue_init(b, i);
 	if (ret < 0) {
 		pr_err("disk %s: %s", disk->id,
 		       ret == -ENOSPC ? "too many virtio devices" : strerror(-ret));
-		return ret; /* the VM is not started: the process ends or frees the rest */
+		blk_free(b);
+		return ret;
+	}
+	/* From here the VM owns the device: blk_release() frees it if the VM never runs. */
+	for (unsigned int i = 0; !ret && i < nqueues; i++)
+		ret = queue_init(b, i);
+	if (ret < 0) {
+		pr_err("disk %s: %s", disk->id, strerror(-ret));
+		return ret;
 	}
 	pr_debug("disk %s: %s image %s, %llu bytes%s, %u queues, %s", disk->id, b->img.ops->name,
 		 disk->path, (unsigned long long)b->img.size, b->img.read_only ? ", read-only" : "",
