@@ -232,9 +232,12 @@ static void finish_slot(struct blk_queue *q, struct blk_slot *s, uint8_t status)
 
 	/* Under the queue lock: a reset in between makes the slot stale. */
 	if (s->gen == q->gen) {
+		uint32_t len = status == VIRTIO_BLK_S_OK ? r->used_len : 1;
+
+		/* A chain without a writable byte gets nothing written back. */
 		if (r->status)
 			*r->status = status;
-		virtq_push(&q->vq->vq, s->head, status == VIRTIO_BLK_S_OK ? r->used_len : 1);
+		virtq_push(&q->vq->vq, s->head, r->status ? len : 0);
 	}
 	s->next = q->free;
 	q->free = s;

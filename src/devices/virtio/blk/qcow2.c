@@ -265,6 +265,9 @@ static struct cache_entry *cache_get(struct qcow2 *q, struct cache_entry *c, uns
 			victim = &c[i];
 	}
 	victim->offset = 0;
+	/* Buffers are made on first use: most images touch few tables. */
+	if (!victim->data && !(victim->data = malloc(q->cluster_size)))
+		return NULL;
 	if (fill) {
 		int ret = qread(q, victim->data, q->cluster_size, off);
 
@@ -414,6 +417,10 @@ static int grow_reftable(struct qcow2 *q)
 		struct cache_entry *e =
 		    cache_get(q, q->rb_cache, RB_CACHE_SIZE, (t + i) * q->cluster_size, false);
 
+		if (!e) {
+			ret = -ENOMEM;
+			break;
+		}
 		for (uint64_t c = (old + i) << q->rb_bits; c < ((old + i + 1) << q->rb_bits); c++)
 			if (c >= t && c < t + b + n)
 				refcount_set_raw(e->data, q->h.refcount_order,
@@ -511,6 +518,8 @@ static int alloc_cluster(struct qcow2 *q, uint64_t *out)
 		    cache_get(q, q->rb_cache, RB_CACHE_SIZE, c * q->cluster_size, false);
 		uint64_t be;
 
+		if (!e)
+			return -ENOMEM;
 		refcount_set_raw(e->data, q->h.refcount_order, c & ((1ULL << q->rb_bits) - 1), 1);
 		ret = qwrite(q, e->data, q->cluster_size, c * q->cluster_size);
 		if (ret < 0) {
@@ -790,6 +799,10 @@ static struct cache_entry *l2_table_alloc(struct qcow2 *q, uint64_t off, int *er
 	if (*err)
 		return NULL;
 	e = cache_get(q, q->l2_cache, L2_CACHE_SIZE, c * q->cluster_size, false);
+	if (!e) {
+		*err = -ENOMEM;
+		return NULL;
+	}
 	*err = qwrite(q, e->data, q->cluster_size, c * q->cluster_size);
 	if (*err) {
 		e->offset = 0;
@@ -1091,12 +1104,6 @@ static int load_table(struct qcow2 *q, uint64_t **out, uint64_t entries, uint64_
 
 static int alloc_buffers(struct qcow2 *q)
 {
-	for (unsigned int i = 0; i < L2_CACHE_SIZE; i++)
-		if (!(q->l2_cache[i].data = malloc(q->cluster_size)))
-			return -ENOMEM;
-	for (unsigned int i = 0; i < RB_CACHE_SIZE; i++)
-		if (!(q->rb_cache[i].data = malloc(q->cluster_size)))
-			return -ENOMEM;
 	q->cow_buf = malloc(q->cluster_size);
 	q->comp_buf = malloc(2 * q->cluster_size);
 	q->plain_buf = malloc(q->cluster_size);
