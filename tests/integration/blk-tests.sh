@@ -14,6 +14,8 @@ mke2fs="$build/tests/bin/mke2fs"
 work=$(mktemp -d /tmp/krun-blk-tests.XXXXXX)
 root="$work/root"
 . "$(dirname "$0")/testlib.sh"
+# Images of 32 MiB through nested emulation on a shared machine: more time per VM.
+GUEST_TEST_TIMEOUT=${GUEST_TEST_TIMEOUT:-900}
 
 vm() { run_timed krun-chroot "$chroot" "$@"; }
 api() { run_timed krun-api-client "$client" "$@"; }

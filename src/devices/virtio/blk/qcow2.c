@@ -76,10 +76,11 @@ struct qcow2 {
 	uint64_t use_clock;
 	uint64_t free_hint; /* no free cluster below this index */
 	uint64_t file_clusters;
-	uint8_t *cow_buf;   /* one cluster: copy-on-write */
-	uint8_t *comp_buf;  /* compressed input */
-	uint8_t *plain_buf; /* one cluster: decompressed */
-	uint64_t plain_for; /* the L2 entry plain_buf holds, 0 if none */
+	uint8_t *cow_buf;		/* one cluster: copy-on-write */
+	uint8_t *comp_buf;		/* compressed input */
+	uint8_t *plain_buf;		/* one cluster: decompressed */
+	uint64_t plain_for;		/* the L2 entry plain_buf holds, 0 if none */
+	struct qcow2_inflater inflater; /* kept across clusters, under the lock */
 	struct blk_image *backing;
 	bool warned_full;
 	pthread_mutex_t lock;
@@ -610,35 +611,58 @@ static void compressed_extent(const struct qcow2 *q, uint64_t entry, uint64_t *o
 
 int qcow2_inflate(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_len, bool zstd)
 {
+	struct qcow2_inflater z = {0};
+	int ret = qcow2_inflate_with(&z, in, in_len, out, out_len, zstd);
+
+	qcow2_inflater_free(&z);
+	return ret;
+}
+
+void qcow2_inflater_free(struct qcow2_inflater *z)
+{
+	if (z->zstd)
+		ZSTD_freeDCtx(z->zstd);
+	if (z->zlib_ready)
+		inflateEnd(&z->zlib);
+	memset(z, 0, sizeof(*z));
+}
+
+int qcow2_inflate_with(struct qcow2_inflater *z, const uint8_t *in, size_t in_len, uint8_t *out,
+		       size_t out_len, bool zstd)
+{
 	if (zstd) {
-		ZSTD_DCtx *z = ZSTD_createDCtx();
 		ZSTD_inBuffer ib = {in, in_len, 0};
 		ZSTD_outBuffer ob = {out, out_len, 0};
 		size_t r = 1;
 
-		if (!z)
+		if (!z->zstd && !(z->zstd = ZSTD_createDCtx()))
 			return -ENOMEM;
+		ZSTD_DCtx_reset(z->zstd, ZSTD_reset_session_only);
 		/* The compressed data may be followed by unrelated bytes: stop when full. */
 		while (ob.pos < ob.size && ib.pos < ib.size && r) {
-			r = ZSTD_decompressStream(z, &ob, &ib);
+			r = ZSTD_decompressStream(z->zstd, &ob, &ib);
 			if (ZSTD_isError(r))
 				break;
 		}
-		ZSTD_freeDCtx(z);
 		return ob.pos == out_len ? 0 : -EIO;
 	}
-	z_stream s = {0};
 	int r;
 
-	if (inflateInit2(&s, -12) != Z_OK)
-		return -ENOMEM;
-	s.next_in = (uint8_t *)in;
-	s.avail_in = (uInt)in_len;
-	s.next_out = out;
-	s.avail_out = (uInt)out_len;
-	r = inflate(&s, Z_FINISH);
-	inflateEnd(&s);
-	return (r == Z_STREAM_END || r == Z_OK || r == Z_BUF_ERROR) && s.avail_out == 0 ? 0 : -EIO;
+	if (!z->zlib_ready) {
+		if (inflateInit2(&z->zlib, -12) != Z_OK)
+			return -ENOMEM;
+		z->zlib_ready = true;
+	} else if (inflateReset(&z->zlib) != Z_OK) {
+		return -EIO;
+	}
+	z->zlib.next_in = (uint8_t *)in;
+	z->zlib.avail_in = (uInt)in_len;
+	z->zlib.next_out = out;
+	z->zlib.avail_out = (uInt)out_len;
+	r = inflate(&z->zlib, Z_FINISH);
+	return (r == Z_STREAM_END || r == Z_OK || r == Z_BUF_ERROR) && z->zlib.avail_out == 0
+		   ? 0
+		   : -EIO;
 }
 
 /* Decompress the cluster of L2 entry "entry" into plain_buf (kept for the next read). */
@@ -657,8 +681,8 @@ static int load_compressed(struct qcow2 *q, uint64_t entry)
 	got = pread(q->fd, q->comp_buf, len, (off_t)off);
 	if (got <= 0)
 		return -EIO;
-	if (qcow2_inflate(q->comp_buf, (size_t)got, q->plain_buf, q->cluster_size,
-			  q->h.compression_type == 1) < 0)
+	if (qcow2_inflate_with(&q->inflater, q->comp_buf, (size_t)got, q->plain_buf,
+			       q->cluster_size, q->h.compression_type == 1) < 0)
 		return -EIO;
 	q->plain_for = entry;
 	return 0;
@@ -1057,6 +1081,7 @@ static void qcow2_free(struct qcow2 *q)
 	free(q->cow_buf);
 	free(q->comp_buf);
 	free(q->plain_buf);
+	qcow2_inflater_free(&q->inflater);
 	if (q->backing) {
 		blk_image_close(q->backing);
 		free((char *)q->backing->path);

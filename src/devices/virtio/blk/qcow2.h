@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <zlib.h>
+#include <zstd.h>
 
 #define QCOW2_MAGIC 0x514649fbu /* "QFI\xfb" */
 
@@ -63,5 +65,15 @@ int64_t qcow2_table_offset(uint64_t entry, uint64_t cluster_size);
 int qcow2_classify(uint64_t entry, unsigned int version, uint64_t cluster_size, uint64_t *host);
 /* Raw deflate (QEMU's window of 4 KiB) or zstd, filling out_len exactly. */
 int qcow2_inflate(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_len, bool zstd);
+
+/* The same with decompressor state kept between calls (one cluster after another). */
+struct qcow2_inflater {
+	z_stream zlib;
+	bool zlib_ready;
+	ZSTD_DCtx *zstd;
+};
+int qcow2_inflate_with(struct qcow2_inflater *z, const uint8_t *in, size_t in_len, uint8_t *out,
+		       size_t out_len, bool zstd);
+void qcow2_inflater_free(struct qcow2_inflater *z);
 
 #endif
