@@ -301,6 +301,8 @@ static unsigned int reap_uring(struct blk_queue *q)
 
 /* ---- taking requests */
 
+static void submit_all(struct blk_queue *q);
+
 static bool uring_submit(struct blk_queue *q, struct blk_slot *s)
 {
 	struct blk_image *img = &q->blk->img;
@@ -308,8 +310,7 @@ static bool uring_submit(struct blk_queue *q, struct blk_slot *s)
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
 
 	if (!sqe) {
-		io_uring_submit(&q->ring);
-		q->to_submit = 0;
+		submit_all(q);
 		sqe = io_uring_get_sqe(&q->ring);
 		if (!sqe)
 			return false;
@@ -399,6 +400,25 @@ static void drain_eventfd(int fd)
 		pr_debug("virtio-blk: eventfd: %s", strerror(errno));
 }
 
+/*
+ * Hand the queued SQEs to the kernel. One that is not taken now (a
+ * transient -EAGAIN/-EBUSY/-EINTR, or fewer taken than queued) stays in
+ * the submission ring: the queue thread polls with a short timeout while
+ * any are left (uring_pending), so none waits for a kick that never comes.
+ */
+static void submit_all(struct blk_queue *q)
+{
+	for (int tries = 0; io_uring_sq_ready(&q->ring) && tries < 8; tries++) {
+		int r = io_uring_submit(&q->ring);
+
+		if (r < 0 && r != -EAGAIN && r != -EBUSY && r != -EINTR) {
+			pr_debug("virtio-blk %s: io_uring_submit: %s", q->blk->name, strerror(-r));
+			break;
+		}
+	}
+	q->to_submit = io_uring_sq_ready(&q->ring);
+}
+
 static void serve_once(struct blk_queue *q)
 {
 	struct virtio_queue *vq = q->vq;
@@ -410,10 +430,8 @@ static void serve_once(struct blk_queue *q)
 		reap_uring(q);
 	reap_pool(q);
 	take_requests(q);
-	if (q->to_submit) {
-		io_uring_submit(&q->ring);
-		q->to_submit = 0;
-	}
+	if (q->to_submit)
+		submit_all(q);
 	/* Everything returned in this pass gets one interrupt, if the driver wants it. */
 	if (vq->vq.next_used != used_before && virtq_needs_notify(&vq->vq))
 		virtio_notify_used(&q->blk->dev);
@@ -434,7 +452,7 @@ static void *queue_thread(void *arg)
 		virtio_queue_ack_kick(q->vq);
 		drain_eventfd(q->done_efd);
 		serve_once(q);
-		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+		if (poll(pfd, 2, q->to_submit ? 1 : -1) < 0 && errno != EINTR)
 			break;
 	}
 	return NULL;
