@@ -31,12 +31,16 @@ EOS
 
 echo "host: $(uname -r), $(nproc) CPUs; images of $mb MiB in $(df -T /tmp | awk 'NR == 2 { print $2 }') ($work)"
 
-for fmt in raw qcow2; do
+formats=${BLKBENCH_FORMATS:-raw qcow2}
+peers=${BLKBENCH_PEERS:-krun qemu}
+case " $peers " in *" krun "*) ;; *) formats_krun= ;; esac
+for fmt in ${formats_krun-$formats}; do
 	timeout 600 "$build/krun-chroot" --disk "bench:$work/disk.$fmt:$fmt" "$share" /bin/sh /bench.sh 2>&1 |
 		sed "s/^/krun $fmt: /"
 done
 
-if command -v qemu-system-x86_64 >/dev/null; then
+case " $peers " in *" qemu "*) ;; *) formats= ;; esac
+if [ -n "$formats" ] && command -v qemu-system-x86_64 >/dev/null; then
 	mkdir -p "$work/initrd/bin" "$work/initrd/proc" "$work/initrd/sys" "$work/initrd/dev"
 	cp "$build/rootfs/bin/busybox" "$build/bench/blkbench" "$work/initrd/bin/"
 	cp "$share/bench.sh" "$work/initrd/bench.sh"
@@ -49,7 +53,7 @@ reboot -f
 EOI
 	chmod +x "$work/initrd/init"
 	(cd "$work/initrd" && find . | cpio -o -H newc 2>/dev/null | gzip -1) >"$work/initrd.gz"
-	for fmt in raw qcow2; do
+	for fmt in $formats; do
 		timeout 600 qemu-system-x86_64 -M microvm,acpi=off -enable-kvm -cpu host \
 			-m 512 -smp 1 -nodefaults -no-user-config -nographic -no-reboot -serial stdio \
 			-global virtio-mmio.force-legacy=false \
@@ -57,7 +61,7 @@ EOI
 			-device virtio-blk-device,drive=d \
 			-kernel "$build/krunfw/vmlinux" -initrd "$work/initrd.gz" \
 			-append "console=ttyS0 reboot=t panic=-1 quiet io_delay=none no_timer_check" 2>&1 |
-			tr -d '\r' | grep -E '^(randread|seqread|seqwrite|flush|blkbench)' | sed "s/^/qemu $fmt: /"
+			tr -d '\r' | grep -E '^(randread|seqread|seqwrite|flush|blkbench)|qemu-system|[Ee]rror' | sed "s/^/qemu $fmt: /"
 	done
 else
 	echo "qemu: qemu-system-x86_64 missing, no peer figures"

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Entry points whose device comes in a later version (networking, TSI, GPU and displays, input, vhost-user). Each checks its context and
- * arguments like the real thing and records the configuration; the VM is
- * then refused by krun_start_enter(), with a log line naming the devices,
+ * Entry points whose device comes in a later version (networking, TSI, GPU and displays, input,
+ * vhost-user). Each checks its context and arguments like the real thing and records the
+ * configuration; the VM is then refused by krun_start_enter(), with a log line naming the devices,
  * instead of starting without them. Platform-only features (firmware, TEE)
  * are refused at once.
  */

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Devices of later versions (networking, TSI, GPU, input, vhost-user): the configuration keeps what the API was given, checked, so
- * that the VM can be refused by name at start and, once the devices exist,
- * built from the same data.
+ * Devices of later versions (networking, TSI, GPU, input, vhost-user): the configuration keeps what
+ * the API was given, checked, so that the VM can be refused by name at start and, once the devices
+ * exist, built from the same data.
  */
 #include <errno.h>
 #include <stdio.h>
