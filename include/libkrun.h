@@ -256,14 +256,6 @@ int32_t krun_display_set_physical_size(uint32_t ctx_id, uint32_t display_id, uin
 /* Refresh rate in Hz of one display. */
 int32_t krun_display_set_refresh_rate(uint32_t ctx_id, uint32_t display_id, uint32_t refresh_rate);
 
-/*
- * Context-wide defaults for every display: DPI, and physical size in
- * millimetres. krun_display_set_dpi()/krun_display_set_physical_size()
- * override them for one display.
- */
-int32_t krun_set_display_dpi(uint32_t ctx_id, uint32_t dpi);
-int32_t krun_set_display_physical_size(uint32_t ctx_id, uint16_t width_mm, uint16_t height_mm);
-
 /* Display backend callbacks (struct krun_display_backend of libkrun_display.h). */
 int32_t krun_set_display_backend(uint32_t ctx_id, const void *display_backend, size_t backend_size);
 

@@ -11,6 +11,7 @@
 #include "api/ctx.h"
 #include "libkrun.h"
 #include "vmm/guest_config.h"
+#include "vmm/krunfw.h"
 #include "vmm/kvm.h"
 #include "vmm/log.h"
 #include "vmm/util.h"
@@ -40,6 +41,8 @@ KRUN_EXPORT int32_t krun_init_log(int target_fd, uint32_t level, uint32_t style,
 
 KRUN_EXPORT int32_t krun_create_ctx(void)
 {
+	/* Normally loaded with the library already; at the latest here (upstream's place). */
+	krunfw_preload();
 	return ctx_create();
 }
 

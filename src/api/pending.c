@@ -179,19 +179,6 @@ KRUN_EXPORT int32_t krun_display_set_refresh_rate(uint32_t ctx_id, uint32_t disp
 	return WITH_CONFIG(ctx_id, cfg, display_exists(cfg, display_id));
 }
 
-KRUN_EXPORT int32_t krun_set_display_dpi(uint32_t ctx_id, uint32_t dpi)
-{
-	NEED(dpi);
-	return COUNT(ctx_id, gpu);
-}
-
-KRUN_EXPORT int32_t krun_set_display_physical_size(uint32_t ctx_id, uint16_t width_mm,
-						   uint16_t height_mm)
-{
-	NEED(width_mm && height_mm);
-	return COUNT(ctx_id, gpu);
-}
-
 KRUN_EXPORT int32_t krun_set_display_backend(uint32_t ctx_id, const void *display_backend,
 					     size_t backend_size)
 {

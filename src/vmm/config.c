@@ -235,7 +235,11 @@ int vm_config_set_root(struct vm_config *cfg, const char *path)
 	if (!path || !*path)
 		return -EINVAL;
 	ret = check_directory("root", path);
-	return ret ? ret : config_dup_string(&cfg->root_path, path, VM_MAX_PATH);
+	if (!ret)
+		ret = config_dup_string(&cfg->root_path, path, VM_MAX_PATH);
+	if (!ret)
+		cfg->root_read_only = false;
+	return ret;
 }
 
 #define VIRTIO_FS_TAG_MAX 36

@@ -51,8 +51,6 @@ static void test_unknown_context(void)
 	    krun_display_set_dpi(c, 0, 96),
 	    krun_display_set_physical_size(c, 0, 10, 10),
 	    krun_display_set_refresh_rate(c, 0, 60),
-	    krun_set_display_dpi(c, 96),
-	    krun_set_display_physical_size(c, 10, 10),
 	    krun_set_display_backend(c, mac, 6),
 	    krun_add_input_device(c, mac, 6, mac, 6),
 	    krun_add_input_device_fd(c, 0),

@@ -159,6 +159,36 @@ static void test_exec_env(void)
 	vm_config_release(&cfg);
 }
 
+/* krun_add_virtiofs2/3 with the tag "/dev/root" is krun_set_root (newer crun's way). */
+static void test_root_share(void)
+{
+	struct vm_config a, b;
+	char la[VM_MAX_CMDLINE + 1], lb[VM_MAX_CMDLINE + 1];
+
+	vm_config_init(&a);
+	vm_config_init(&b);
+	CHECK_EQ(vm_config_set_root(&a, "/tmp"), 0);
+	CHECK_EQ(vm_config_add_share(&b, KRUN_FS_ROOT_TAG, "/tmp", false), 0);
+	CHECK(b.root_path && !strcmp(b.root_path, "/tmp"));
+	CHECK_EQ(b.nshares, 0);
+	CHECK_EQ(b.root_read_only, false);
+	CHECK(vm_config_cmdline(&a, NULL, la, sizeof(la)) > 0);
+	CHECK(vm_config_cmdline(&b, NULL, lb, sizeof(lb)) > 0);
+	CHECK(!strcmp(la, lb));
+	CHECK(strstr(lb, " root=" KRUN_FS_ROOT_TAG " ") && strstr(lb, " init=/init.krun"));
+	CHECK(!strcmp(vm_config_console(&b), "hvc0"));
+
+	/* krun_add_virtiofs3's read_only reaches the root; krun_set_root is read-write. */
+	CHECK_EQ(vm_config_add_share(&b, KRUN_FS_ROOT_TAG, "/", true), 0);
+	CHECK(!strcmp(b.root_path, "/") && b.root_read_only);
+	CHECK_EQ(vm_config_set_root(&b, "/tmp"), 0);
+	CHECK_EQ(b.root_read_only, false);
+	CHECK_EQ(vm_config_add_share(&b, KRUN_FS_ROOT_TAG, "/nonexistent-root", false), -ENOENT);
+	CHECK(!strcmp(b.root_path, "/tmp"));
+	vm_config_release(&a);
+	vm_config_release(&b);
+}
+
 static void test_strings(void)
 {
 	char *s = NULL;
@@ -176,4 +206,4 @@ static void test_strings(void)
 }
 
 TEST_MAIN("config", test_shape(); test_kernel(); test_cmdline(); test_rlimits(); test_exec_env();
-	  test_strings())
+	  test_root_share(); test_strings())

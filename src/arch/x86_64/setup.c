@@ -4,7 +4,6 @@
  * (bundled libkrunfw, ELF vmlinux or bzImage), the initramfs, the command
  * line, the zero page, GDT, page tables, MP table and SMBIOS tables.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,52 +15,35 @@
 #include "arch/x86_64/smbios.h"
 #include "libkrun.h"
 #include "vmm/decompress.h"
+#include "vmm/krunfw.h"
 #include "vmm/log.h"
 #include "vmm/util.h"
 #include "vmm/vm.h"
 
-#define KRUNFW_SONAME	"libkrunfw.so.5"
 #define KERNEL_FILE_MAX (512 * MiB)
 #define INITRD_FILE_MAX (2 * GiB)
 #define INITRD_MAX_ADDR 0x7fffffffULL
 
-typedef char *(*krunfw_get_kernel_fn)(uint64_t *load_addr, uint64_t *entry_addr, size_t *size);
-
 /* The bundled kernel: a flat image already laid out as it sits in memory. */
 static int load_bundled_kernel(struct vm *vm, struct kernel_image *img)
 {
-	krunfw_get_kernel_fn get_kernel;
 	uint64_t load_addr, entry;
+	const char *data;
 	size_t size;
-	void *lib;
-	char *data;
-	int ret = 0;
+	int ret;
 
-	lib = dlopen(KRUNFW_SONAME, RTLD_NOW | RTLD_LOCAL);
-	if (!lib) {
-		pr_err("cannot load the guest kernel bundle %s: %s", KRUNFW_SONAME, dlerror());
-		return -ENOENT;
-	}
-	get_kernel = (krunfw_get_kernel_fn)dlsym(lib, "krunfw_get_kernel");
-	data = get_kernel ? get_kernel(&load_addr, &entry, &size) : NULL;
-	if (!data || !size) {
-		pr_err("%s does not provide a kernel", KRUNFW_SONAME);
-		ret = -ENOEXEC;
-		goto out;
-	}
+	ret = krunfw_kernel(&data, &load_addr, &entry, &size);
+	if (ret < 0)
+		return ret;
 	memset(img, 0, sizeof(*img));
 	img->nsegs = 1;
 	img->segs[0] = (struct kernel_segment){load_addr, 0, size, size};
 	img->entry = entry;
 	if (entry < load_addr || entry - load_addr >= size) {
 		pr_err("%s: entry point outside the image", KRUNFW_SONAME);
-		ret = -ENOEXEC;
-		goto out;
+		return -ENOEXEC;
 	}
-	ret = kernel_image_load(&vm->mem, img, (const uint8_t *)data, size);
-out:
-	dlclose(lib);
-	return ret;
+	return kernel_image_load(&vm->mem, img, (const uint8_t *)data, size);
 }
 
 static int load_kernel_file(struct vm *vm, struct kernel_image *img)
