@@ -16,6 +16,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <sys/inotify.h>
 #include <sys/resource.h>
 
 #include "devices/virtio/fs/fuse_priv.h"
@@ -50,6 +51,7 @@ struct reply {
 
 static struct fuse_server *srv;
 static uint64_t next_unique = 1;
+static uint32_t req_uid, req_gid; /* the guest's ids in the next requests */
 static uint8_t reply_buf[OUT_MAX];
 static char base[PATH_MAX], share[PATH_MAX], outside[PATH_MAX];
 
@@ -59,8 +61,8 @@ static void req_init(struct req *r, uint32_t opcode, uint64_t nodeid)
 	    .opcode = opcode,
 	    .unique = next_unique++,
 	    .nodeid = nodeid,
-	    .uid = 0,
-	    .gid = 0,
+	    .uid = req_uid,
+	    .gid = req_gid,
 	    .pid = 1,
 	};
 
@@ -1784,6 +1786,85 @@ static void test_fd_budget(void)
 	srv = NULL;
 }
 
+/*
+ * New inodes of a non-root guest user, with the VMM as root: born with the
+ * guest's owner and the exact mode, so nothing is changed afterwards through
+ * the name (which a host process may have pointed elsewhere meanwhile). An
+ * inotify watch sees every attribute change: there must be none.
+ */
+static void *create_as_guest_user(void *arg)
+{
+	uint64_t dir = *(uint64_t *)arg, fh = 0;
+	struct fuse_mknod_in mk = {.mode = S_IFIFO | 0664, .umask = 0};
+	struct req r;
+
+	CHECK_EQ(fuse_server_thread_init(), 0);
+	req_uid = 1234;
+	req_gid = 1235;
+	CHECK(mkdir_op(dir, "d", 0775) > 0);
+	CHECK(create(dir, "f", O_RDWR, 04775, &fh) > 0);
+	CHECK_EQ(release(FUSE_RELEASE, fh), 0);
+	req_init(&r, FUSE_MKNOD, dir);
+	req_add(&r, &mk, sizeof(mk));
+	req_str(&r, "p");
+	CHECK_EQ(send_req(&r).error, 0);
+	req_init(&r, FUSE_SYMLINK, dir);
+	req_str(&r, "l");
+	req_str(&r, "target");
+	CHECK_EQ(send_req(&r).error, 0);
+	req_uid = req_gid = 0;
+	return NULL;
+}
+
+static void check_new(const char *dir, const char *name, mode_t mode)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	PATHF(path, sizeof(path), "%s/%s", dir, name);
+	CHECK_EQ(lstat(path, &st), 0);
+	CHECK_EQ(st.st_uid, 1234);
+	CHECK_EQ(st.st_gid, 1235);
+	if (mode)
+		CHECK_EQ(st.st_mode & 07777, mode);
+}
+
+static void test_created_owner_without_race(void)
+{
+	char dir[PATH_MAX], events[4096];
+	uint64_t node;
+	pthread_t t;
+	ssize_t n;
+	int in, attribs = 0;
+
+	if (geteuid() != 0) {
+		printf("  (not root: the owner of new inodes is the VMM's, skipped)\n");
+		return;
+	}
+	PATHF(dir, sizeof(dir), "%s/pub", share);
+	CHECK_EQ(mkdir(dir, 0777), 0);
+	CHECK_EQ(chmod(dir, 0777), 0);
+	node = (uint64_t)lookup(FUSE_ROOT_ID, "pub", NULL);
+	in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	CHECK(in >= 0 && inotify_add_watch(in, dir, IN_ATTRIB | IN_CREATE) >= 0);
+	pthread_create(&t, NULL, create_as_guest_user, &node);
+	pthread_join(t, NULL);
+	while ((n = read(in, events, sizeof(events))) > 0)
+		for (char *p = events; p < events + n;) {
+			struct inotify_event *ev = (struct inotify_event *)p;
+
+			attribs += !!(ev->mask & IN_ATTRIB);
+			p += sizeof(*ev) + ev->len;
+		}
+	CHECK_EQ(attribs, 0);
+	check_new(dir, "d", 0775);
+	check_new(dir, "f", 04775);
+	check_new(dir, "p", 0664);
+	check_new(dir, "l", 0);
+	close(in);
+	forget(node, 1);
+}
+
 static void run_all(void)
 {
 	int fds = count_fds();
@@ -1798,6 +1879,7 @@ static void run_all(void)
 	test_create_write_read();
 	test_namespace_ops();
 	test_mknod();
+	test_created_owner_without_race();
 	test_setattr();
 	test_xattr();
 	test_readdir();

@@ -83,6 +83,9 @@ static void *fs_worker_thread(void *arg)
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	if (fuse_server_thread_init() < 0)
+		pr_warn(
+		    "virtio-fs: no umask of its own for a worker: new modes are fixed up by name");
 	while (chain) {
 		serve_queue(w->fs, q, chain);
 		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)

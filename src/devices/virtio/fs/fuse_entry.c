@@ -272,19 +272,21 @@ size_t fuse_op_readlink(struct fuse_req *req)
 	return fuse_reply(req, target, (size_t)len); /* verbatim, never followed here */
 }
 
-/* The entry for a name this request just created in dir. */
+/*
+ * The entry for a name this request just created in dir. The inode was
+ * created with its owner and mode: nothing is changed through the name,
+ * which may already name something else.
+ */
 static size_t reply_created(struct fuse_req *req, struct fuse_node *dir, const char *name,
 			    mode_t mode)
 {
 	struct fuse_entry_out e;
-	struct stat parent;
 	int fd, err;
 
 	fd = fuse_open_beneath(dir->fd, name, O_PATH, 0);
 	if (fd < 0)
 		return fuse_reply_err(req, -fd);
-	if (!fstatat(dir->fd, "", &parent, AT_EMPTY_PATH))
-		fuse_set_owner(req, fd, &parent, mode);
+	fuse_fix_new_mode(req, fd, mode);
 	err = fuse_entry_from_fd(req->srv, fd, &e);
 	return reply_entry(req, err, &e);
 }
@@ -297,10 +299,12 @@ struct create_args {
 	dev_t rdev;
 };
 
-static int create_node(struct fuse_node *dir, const struct create_args *a)
+static int create_node(struct fuse_req *req, struct fuse_node *dir, const struct create_args *a)
 {
+	struct fuse_creds creds;
 	int ret;
 
+	fuse_creds_enter(req, &creds);
 	switch (a->mode & S_IFMT) {
 	case S_IFLNK:
 		ret = symlinkat(a->target, dir->fd, a->name);
@@ -312,7 +316,9 @@ static int create_node(struct fuse_node *dir, const struct create_args *a)
 		ret = mknodat(dir->fd, a->name, a->mode, a->rdev);
 		break;
 	}
-	return ret ? -errno : 0;
+	ret = ret ? -errno : 0;
+	fuse_creds_leave(&creds);
+	return ret;
 }
 
 static size_t do_create(struct fuse_req *req, const struct create_args *a)
@@ -325,7 +331,7 @@ static size_t do_create(struct fuse_req *req, const struct create_args *a)
 	if (!err)
 		err = check_modifiable(req, dir, a->name);
 	if (!err)
-		err = create_node(dir, a);
+		err = create_node(req, dir, a);
 	ret = err ? fuse_reply_err(req, -err) : reply_created(req, dir, a->name, a->mode);
 	node_put(req->srv, dir);
 	return ret;

@@ -132,7 +132,11 @@ static int create_open(struct fuse_req *req, int dirfd, const char *name,
 		return -EINVAL;
 	/* Retry if the name vanishes or appears between the two attempts. */
 	for (int tries = 0; tries < 3 && (fd == -ENOENT || fd == -EEXIST); tries++) {
+		struct fuse_creds creds;
+
+		fuse_creds_enter(req, &creds);
 		fd = fuse_open_beneath(dirfd, name, flags | O_CREAT | O_EXCL, in->mode & 07777);
+		fuse_creds_leave(&creds);
 		*created = fd >= 0;
 		if (fd == -EEXIST && !(in->flags & O_EXCL))
 			fd = open_existing(req, dirfd, name, flags);
@@ -148,15 +152,16 @@ static size_t reply_create(struct fuse_req *req, struct fuse_node *dir, int fd, 
 	struct fuse_entry_out e;
 	struct fuse_open_out oo = {0};
 	struct fuse_node *node;
-	struct stat parent;
 	int pfd = fuse_reopen_fd(req->srv, fd, O_PATH), err;
 
+	(void)dir;
 	if (pfd < 0) {
 		close(fd);
 		return fuse_reply_err(req, -pfd);
 	}
-	if (created && !fstatat(dir->fd, "", &parent, AT_EMPTY_PATH))
-		fuse_set_owner(req, pfd, &parent, in->mode);
+	/* Through the fd the creating open() returned: this very inode. */
+	if (created)
+		fuse_fix_new_mode(req, pfd, in->mode);
 	err = fuse_entry_from_fd(req->srv, pfd, &e);
 	if (err) {
 		close(fd);

@@ -209,7 +209,15 @@ int fuse_lookup_host(struct fuse_server *srv, int dirfd, const char *name,
 		     struct fuse_entry_out *e);
 int fuse_lookup_name(struct fuse_server *srv, struct fuse_node *dir, const char *name,
 		     struct fuse_entry_out *e);
-void fuse_set_owner(struct fuse_req *req, int fd, const struct stat *parent, mode_t mode);
+struct fuse_creds {
+	bool switched;
+	uid_t fsuid;
+	gid_t fsgid;
+};
+/* Around a call that creates an inode: the guest's fs uid/gid (root VMM only). */
+void fuse_creds_enter(struct fuse_req *req, struct fuse_creds *saved);
+void fuse_creds_leave(const struct fuse_creds *saved);
+void fuse_fix_new_mode(struct fuse_req *req, int fd, mode_t mode);
 int fuse_kill_suidgid(int fd, const struct stat *st);
 
 /* fuse_overlay.c (callers hold no lock) */

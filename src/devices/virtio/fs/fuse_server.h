@@ -40,6 +40,15 @@ typedef void (*fuse_exit_fn)(void *opaque, int status);
 void fuse_server_set_exit_handler(struct fuse_server *srv, fuse_exit_fn fn, void *opaque);
 
 /*
+ * Call once in each thread that will serve requests: the thread gets its
+ * own umask (0, through unshare(CLONE_FS)), so that new inodes get exactly
+ * the mode the guest asked for, with nothing to fix up after creation.
+ * Threads that do not call it still work (the mode is then restored after
+ * creation). 0 or -errno.
+ */
+int fuse_server_thread_init(void);
+
+/*
  * Serve one request. "in" holds the request (fuse_in_header + body, split at
  * arbitrary boundaries), "out" receives the reply. Returns the number of
  * bytes written to "out": 0 when the request has no reply (FORGET,

@@ -6,8 +6,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/fsuid.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -304,30 +307,59 @@ int fuse_lookup_name(struct fuse_server *srv, struct fuse_node *dir, const char 
 	return fuse_lookup_host(srv, dir->fd, name, e);
 }
 
+/* This thread has its own umask, 0 (fuse_server_thread_init()). */
+static __thread bool exact_modes;
+
+int fuse_server_thread_init(void)
+{
+	if (unshare(CLONE_FS))
+		return -errno;
+	umask(0);
+	exact_modes = true;
+	return 0;
+}
+
 /*
- * A new inode is created by this (often root) process with the process
- * umask: give it the caller's owner and exactly the mode the guest asked for.
- * fd is an O_PATH fd of the new inode; parent is its directory's stat.
+ * New inodes are made as the guest's user: with the VMM as root, the
+ * thread's fs uid and gid become the request's for the creating call, so
+ * the inode is born with its owner (and the kernel's setgid-directory and
+ * setuid rules), never chowned by name afterwards.
  */
-void fuse_set_owner(struct fuse_req *req, int fd, const struct stat *parent, mode_t mode)
+void fuse_creds_enter(struct fuse_req *req, struct fuse_creds *saved)
+{
+	saved->switched = req->srv->is_root && (req->h.uid || req->h.gid);
+	if (!saved->switched)
+		return;
+	saved->fsgid = (gid_t)setfsgid(req->h.gid);
+	saved->fsuid = (uid_t)setfsuid(req->h.uid);
+}
+
+void fuse_creds_leave(const struct fuse_creds *saved)
+{
+	if (!saved->switched)
+		return;
+	setfsuid(saved->fsuid);
+	setfsgid(saved->fsgid);
+}
+
+/*
+ * A thread without its own umask created the inode with the process
+ * umask: put back the permission bits it took (tests and fuzzers; the
+ * device's workers have umask 0 and never get here). fd is an O_PATH fd of
+ * the new inode.
+ */
+void fuse_fix_new_mode(struct fuse_req *req, int fd, mode_t mode)
 {
 	struct fuse_server *srv = req->srv;
-	bool chowned = false;
 	char path[32];
 	struct stat st;
 	mode_t want;
 
-	if (srv->is_root && (req->h.uid || req->h.gid)) {
-		/* In a setgid directory the new inode keeps the directory's group. */
-		gid_t gid = (parent->st_mode & S_ISGID) ? (gid_t)-1 : req->h.gid;
-
-		chowned = !fchownat(fd, "", req->h.uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
-	}
+	if (exact_modes || (mode & srv->umask & 0777) == 0)
+		return;
 	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) || S_ISLNK(st.st_mode))
 		return;
 	want = (st.st_mode & 07777) | (mode & srv->umask & 0777);
-	if (chowned && !S_ISDIR(st.st_mode))
-		want |= mode & (S_ISUID | S_ISGID); /* chown cleared them */
 	if (want == (st.st_mode & 07777))
 		return;
 	fuse_proc_path(path, sizeof(path), fd);
