@@ -93,8 +93,35 @@ int32_t krun_set_vm_config(uint32_t ctx_id, uint8_t num_vcpus, uint32_t ram_mib)
  * Use a host directory as the guest's root filesystem (shared through
  * virtio-fs under the tag KRUN_FS_ROOT_TAG). The guest cannot reach host
  * files outside this directory.
+ *
+ * Security: when the process runs as root, the guest's root user acts as
+ * root on the shared directories, as with upstream libkrun (what containers
+ * need): by default (KRUN_SHARE_MODE_COMPAT) it can create device nodes,
+ * setuid and setgid files owned by anyone, and set security.* (file
+ * capabilities, SELinux labels) and trusted.* extended attributes, all of
+ * which the host then honours for host processes that use those files.
+ * Share a directory that no host process trusts, or use
+ * krun_set_share_mode(KRUN_SHARE_MODE_STRICT), as krun-chroot does unless
+ * told --share-mode=compat.
  */
 int32_t krun_set_root(uint32_t ctx_id, const char *root_path);
+
+/* What the guest may create on a share (see the security note above). */
+#define KRUN_SHARE_MODE_COMPAT 0 /* everything the VMM's own user may (the default) */
+/*
+ * No device nodes (EPERM), setuid and setgid bits stripped from files (new
+ * ones and chmod), no security.* or trusted.* extended attributes set or
+ * removed (EPERM).
+ */
+#define KRUN_SHARE_MODE_STRICT 1
+
+/*
+ * Set the mode of the virtio-fs share "c_tag" (KRUN_FS_ROOT_TAG for the
+ * root), or of the root and every share configured so far when c_tag is
+ * NULL. -ENOENT when there is no such share, -EINVAL for an unknown mode.
+ * (An extension of this implementation.)
+ */
+int32_t krun_set_share_mode(uint32_t ctx_id, const char *c_tag, uint32_t mode);
 
 /* Deprecated: raw disk image holding the root filesystem. Use krun_add_disk(). */
 int32_t krun_set_root_disk(uint32_t ctx_id, const char *disk_path);

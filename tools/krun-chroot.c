@@ -51,6 +51,10 @@ static void usage(FILE *f)
 		"                            NEWROOT then\n"
 		"      --root-fstype TYPE    its filesystem type (default: the kernel tries each)\n"
 		"      --root-options OPTS   its mount options (e.g. \"ro\" or \"noatime\")\n"
+		"  -s, --share-mode MODE     strict (default): the guest cannot create device\n"
+		"                            nodes, setuid/setgid files or security.*/trusted.*\n"
+		"                            xattrs on the host; compat: it can, as upstream\n"
+		"                            libkrun lets it (when run as root)\n"
 		"  -l, --log-level N         0 (off) .. 5 (trace), default 2 (warnings)\n"
 		"  -h, --help\n");
 }
@@ -78,6 +82,7 @@ struct options {
 	const char *vsock_ports[MAX_LIST + 1];
 	unsigned int nenv, nvolumes, nrlimits, noem_strings, nvsock_ports;
 	long uid, gid;
+	uint32_t share_mode;
 	const char *root;
 	char **command;
 };
@@ -192,13 +197,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 	    {"root-disk", required_argument, NULL, OPT_ROOT_DISK},
 	    {"root-fstype", required_argument, NULL, OPT_ROOT_FSTYPE},
 	    {"root-options", required_argument, NULL, OPT_ROOT_OPTIONS},
+	    {"share-mode", required_argument, NULL, 's'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
 	int c;
 
 	/* "+": options end at NEWROOT, so COMMAND keeps its own options. */
-	while ((c = getopt_long(argc, argv, "+c:m:e:w:v:l:u:r:o:p:d:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+c:m:e:w:v:l:u:r:o:p:d:s:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			if (parse_uint(optarg, 255, &o->cpus) < 0 || !o->cpus)
@@ -257,6 +263,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case OPT_ROOT_OPTIONS:
 			o->root_options = optarg;
+			break;
+		case 's':
+			if (!strcmp(optarg, "strict"))
+				o->share_mode = KRUN_SHARE_MODE_STRICT;
+			else if (!strcmp(optarg, "compat"))
+				o->share_mode = KRUN_SHARE_MODE_COMPAT;
+			else
+				return -1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -329,6 +343,8 @@ static int configure(uint32_t ctx, const struct options *o)
 		return -1;
 	if (o->nvolumes && check("volumes", krun_set_mapped_volumes(ctx, o->volumes)))
 		return -1;
+	if (check("share mode", krun_set_share_mode(ctx, NULL, o->share_mode)))
+		return -1;
 	if (o->nrlimits && check("rlimits", krun_set_rlimits(ctx, o->rlimits)))
 		return -1;
 	if (o->noem_strings &&
@@ -350,7 +366,13 @@ static int configure(uint32_t ctx, const struct options *o)
 int main(int argc, char **argv)
 {
 	struct options o = {
-	    .cpus = 1, .memory = 512, .log_level = KRUN_LOG_LEVEL_WARN, .uid = -1, .gid = -1};
+	    .cpus = 1,
+	    .memory = 512,
+	    .log_level = KRUN_LOG_LEVEL_WARN,
+	    .uid = -1,
+	    .gid = -1,
+	    .share_mode = KRUN_SHARE_MODE_STRICT,
+	};
 	int ctx;
 
 	if (parse_args(argc, argv, &o) < 0) {

@@ -92,6 +92,15 @@ KRUN_EXPORT int32_t krun_add_virtiofs2(uint32_t ctx_id, const char *c_tag, const
 	return WITH_CONFIG(ctx_id, cfg, vm_config_add_share(cfg, c_tag, c_path, false));
 }
 
+KRUN_EXPORT int32_t krun_set_share_mode(uint32_t ctx_id, const char *c_tag, uint32_t mode)
+{
+	int ret = WITH_CONFIG(ctx_id, cfg, vm_config_set_share_mode(cfg, c_tag, mode));
+
+	if (ret == -EINVAL)
+		pr_err("krun_set_share_mode: mode %u is neither COMPAT (0) nor STRICT (1)", mode);
+	return ret;
+}
+
 KRUN_EXPORT int32_t krun_add_virtiofs3(uint32_t ctx_id, const char *c_tag, const char *c_path,
 				       uint64_t shm_size, bool read_only)
 {

@@ -244,6 +244,29 @@ int vm_config_set_root(struct vm_config *cfg, const char *path)
 
 #define VIRTIO_FS_TAG_MAX 36
 
+int vm_config_set_share_mode(struct vm_config *cfg, const char *tag, uint32_t mode)
+{
+	bool strict = mode == KRUN_SHARE_MODE_STRICT, found = false;
+
+	if (mode != KRUN_SHARE_MODE_COMPAT && mode != KRUN_SHARE_MODE_STRICT)
+		return -EINVAL;
+	if ((!tag || !strcmp(tag, KRUN_FS_ROOT_TAG)) && cfg->root_path) {
+		cfg->root_strict = strict;
+		found = true;
+	}
+	for (unsigned int i = 0; i < cfg->nshares; i++) {
+		if (!tag || !strcmp(cfg->shares[i].tag, tag)) {
+			cfg->shares[i].strict = strict;
+			found = true;
+		}
+	}
+	if (!found && tag) {
+		pr_err("krun_set_share_mode: no virtio-fs share with tag \"%.40s\"", tag);
+		return -ENOENT;
+	}
+	return 0;
+}
+
 int vm_config_add_share(struct vm_config *cfg, const char *tag, const char *path, bool read_only)
 {
 	struct fs_share share = {0};

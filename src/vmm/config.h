@@ -40,6 +40,7 @@ struct fs_share {
 	char *path;
 	char *mount_point; /* where init mounts it, or NULL */
 	bool read_only;
+	bool strict; /* KRUN_SHARE_MODE_STRICT */
 };
 
 /* Consoles added through the API (krun_add_*_console*). */
@@ -166,6 +167,7 @@ struct vm_config {
 	char *root_path;
 	bool root_read_only;
 	bool root_is_scratch;		       /* an empty directory made for a root disk remount */
+	bool root_strict;		       /* KRUN_SHARE_MODE_STRICT */
 	struct fs_share shares[VM_MAX_SHARES]; /* krun_add_virtiofs*, besides the root */
 	unsigned int nshares;
 	struct overlay_config overlays[VM_MAX_OVERLAYS];
@@ -207,6 +209,8 @@ int vm_config_set_console_output(struct vm_config *cfg, const char *path);
 int vm_config_set_root(struct vm_config *cfg, const char *path);
 /* A virtio-fs share; the tag KRUN_FS_ROOT_TAG sets the root. */
 int vm_config_add_share(struct vm_config *cfg, const char *tag, const char *path, bool read_only);
+/* krun_set_share_mode(): tag NULL means the root and every share so far. */
+int vm_config_set_share_mode(struct vm_config *cfg, const char *tag, uint32_t mode);
 /* "HOST:GUEST[:ro]" entries: shares that init mounts at GUEST. */
 int vm_config_set_mapped_volumes(struct vm_config *cfg, const char *const volumes[]);
 int vm_config_set_exec(struct vm_config *cfg, const char *path, const char *const argv[],

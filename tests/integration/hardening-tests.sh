@@ -14,6 +14,7 @@ vm() { run_timed krun-chroot "$chroot" "$@"; }
 
 cp -a "$build/rootfs" "$root"
 cp "$stress" "$root/bin/krun-stress"
+cp "$build/tests/guest/krun-probe" "$root/bin/krun-probe"
 : >"$work/err"
 
 # --- SIGPIPE: the host end of stdout closes while the workload writes
@@ -50,6 +51,20 @@ for limit in $(ulimit -n) 4096; do
 	check "fd limit $limit, 100000 directory handles: VMM peak RSS ${rss:-?} KiB < 576 MiB (guest RAM + 64 MiB)" \
 		sh -c "grep -qx 'exit 0' '$work/wst' && [ '${rss:-999999999}' -lt $((576 * 1024)) ]"
 done
+
+# --- privileged files from the guest's root (the test host runs the VMM as root)
+privileged='mknod /cdev c 1 3 && echo mknod-ok; : >/suid; chmod 4755 /suid; stat -c "mode %a" /suid
+	krun-probe setxattr /suid security.capability x; krun-probe setxattr /suid trusted.t v && echo trusted-ok'
+vm "$root" /bin/sh -c "$privileged"
+check "strict (krun-chroot's default): no device node, no setuid bit, no security.*/trusted.* xattr" \
+	sh -c "[ ! -e '$root/cdev' ] && ! grep -q mknod-ok '$work/out' && grep -qx 'mode 755' '$work/out' &&
+		[ \$(stat -c %a '$root/suid') = 755 ] && [ \$(grep -c 'setxattr: Operation not permitted' '$work/err') -eq 2 ]"
+rm -f "$root/cdev" "$root/suid"
+vm --share-mode=compat "$root" /bin/sh -c "$privileged"
+check "--share-mode=compat: device node, setuid bit and trusted.* xattr, as upstream" \
+	sh -c "[ -c '$root/cdev' ] && grep -q mknod-ok '$work/out' && grep -qx 'mode 4755' '$work/out' &&
+		[ \$(stat -c %a '$root/suid') = 4755 ] && grep -q trusted-ok '$work/out'"
+rm -f "$root/cdev" "$root/suid"
 
 rm -rf "$work"
 echo "hardening: $passed passed, $failed failed"

@@ -57,6 +57,7 @@ static void test_unknown_context(void)
 	    krun_add_vhost_user_device(c, KRUN_VIRTIO_DEVICE_RNG, "/s", NULL, 0, NULL),
 	    krun_set_rlimits(c, empty_list),
 	    krun_set_smbios_oem_strings(c, empty_list),
+	    krun_set_share_mode(c, NULL, KRUN_SHARE_MODE_STRICT),
 	    krun_set_workdir(c, "/"),
 	    krun_set_exec(c, "/bin/sh", empty_list, empty_list),
 	    krun_set_firmware(c, "/fw"),
@@ -210,6 +211,25 @@ static void test_vsock_config(void)
 	CHECK_EQ(krun_start_enter(c), -EINVAL); /* a mapped port, no vsock device */
 }
 
+/* krun_set_share_mode(): per tag, or the root and every share with NULL. */
+static void test_share_mode(void)
+{
+	int ctx = krun_create_ctx();
+	uint32_t c = (uint32_t)ctx;
+
+	CHECK(ctx >= 0);
+	CHECK_EQ(krun_set_share_mode(c, KRUN_FS_ROOT_TAG, KRUN_SHARE_MODE_STRICT), -ENOENT);
+	CHECK_EQ(krun_set_root(c, "/"), 0);
+	CHECK_EQ(krun_add_virtiofs(c, "data", "/tmp"), 0);
+	CHECK_EQ(krun_set_share_mode(c, "data", KRUN_SHARE_MODE_STRICT), 0);
+	CHECK_EQ(krun_set_share_mode(c, KRUN_FS_ROOT_TAG, KRUN_SHARE_MODE_COMPAT), 0);
+	CHECK_EQ(krun_set_share_mode(c, NULL, KRUN_SHARE_MODE_STRICT), 0);
+	CHECK_EQ(krun_set_share_mode(c, "nope", KRUN_SHARE_MODE_STRICT), -ENOENT);
+	CHECK_EQ(krun_set_share_mode(c, "data", 2), -EINVAL);
+	CHECK_EQ(krun_set_share_mode(c, NULL, 0xffffffffu), -EINVAL);
+	CHECK_EQ(krun_free_ctx(c), 0);
+}
+
 static void test_lifecycle(void)
 {
 	int ids[100];
@@ -269,4 +289,4 @@ static void test_threads(void)
 
 TEST_MAIN("api", krun_set_log_level(KRUN_LOG_LEVEL_OFF); test_unknown_context();
 	  krun_set_log_level(KRUN_LOG_LEVEL_ERROR); test_bad_arguments(); test_vsock_config();
-	  test_lifecycle(); test_threads())
+	  test_share_mode(); test_lifecycle(); test_threads())

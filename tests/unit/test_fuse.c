@@ -1865,6 +1865,95 @@ static void test_created_owner_without_race(void)
 	forget(node, 1);
 }
 
+static int mknod_req(uint64_t dir, const char *name, uint32_t mode, uint32_t rdev)
+{
+	struct fuse_mknod_in in = {.mode = mode, .rdev = rdev};
+	struct req r;
+
+	req_init(&r, FUSE_MKNOD, dir);
+	req_add(&r, &in, sizeof(in));
+	req_str(&r, name);
+	return send_req(&r).error;
+}
+
+static mode_t host_mode(const char *name)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	host_path(path, name);
+	return lstat(path, &st) ? 0 : st.st_mode;
+}
+
+/* The privileged things a guest's root can make on a share: compat allows, strict refuses. */
+static void test_share_modes(void)
+{
+	struct fuse_server *compat = srv;
+	struct fuse_setattr_in sa = {.valid = FATTR_MODE};
+	uint64_t fh = 0, node, dnode;
+
+	if (geteuid() != 0) {
+		printf("  (not root: device nodes and trusted.* cannot be made, share modes "
+		       "skipped)\n");
+		return;
+	}
+	/* Compat, the default: as upstream. */
+	CHECK_EQ(mknod_req(FUSE_ROOT_ID, "cdev", S_IFCHR | 0600, (1 << 8) | 3), 0);
+	CHECK(S_ISCHR(host_mode("cdev")));
+	node = (uint64_t)create(FUSE_ROOT_ID, "suid", O_RDWR, 06755, &fh);
+	release(FUSE_RELEASE, fh);
+	CHECK_EQ(host_mode("suid") & 07777, 06755);
+	CHECK_EQ(xattr_req(FUSE_SETXATTR, node, "trusted.t", "v", 1).error, 0);
+
+	srv = fuse_server_new(share, false);
+	CHECK(srv != NULL);
+	if (!srv) {
+		srv = compat;
+		return;
+	}
+	fuse_server_set_strict(srv, true);
+	CHECK(do_init(FUSE_OUR_MINOR) > 0);
+	CHECK_EQ(mknod_req(FUSE_ROOT_ID, "cdev2", S_IFCHR | 0600, (1 << 8) | 3), -EPERM);
+	CHECK_EQ(mknod_req(FUSE_ROOT_ID, "bdev2", S_IFBLK | 0600, (7 << 8) | 0), -EPERM);
+	CHECK_EQ(host_mode("cdev2"), 0);
+	CHECK_EQ(mknod_req(FUSE_ROOT_ID, "fifo2", S_IFIFO | 0644, 0), 0); /* harmless: allowed */
+	CHECK_EQ(mknod_req(FUSE_ROOT_ID, "reg2", S_IFREG | 04755, 0), 0);
+	CHECK_EQ(host_mode("reg2") & 07777, 0755);
+	node = (uint64_t)create(FUSE_ROOT_ID, "suid2", O_RDWR, 06755, &fh);
+	release(FUSE_RELEASE, fh);
+	CHECK_EQ(host_mode("suid2") & 07777, 0755);
+	sa.mode = 04755;
+	CHECK_EQ(setattr(node, &sa), 0);
+	CHECK_EQ(host_mode("suid2") & 07777, 0755);
+	/* A directory's setgid only passes its group on: kept. */
+	dnode = (uint64_t)mkdir_op(FUSE_ROOT_ID, "sgid-dir", 0755);
+	sa.mode = 02775;
+	CHECK_EQ(setattr(dnode, &sa), 0);
+	CHECK_EQ(host_mode("sgid-dir") & 07777, 02775);
+	CHECK_EQ(xattr_req(FUSE_SETXATTR, node, "security.capability", "\1\0\0\2", 4).error,
+		 -EPERM);
+	CHECK_EQ(xattr_req(FUSE_SETXATTR, node, "trusted.t", "v", 1).error, -EPERM);
+	node = (uint64_t)lookup(FUSE_ROOT_ID, "suid", NULL);
+	CHECK_EQ(xattr_req(FUSE_REMOVEXATTR, node, "trusted.t", NULL, 0).error, -EPERM);
+	CHECK(xattr_req(FUSE_SETXATTR, node, "user.t", "v", 1).error != -EPERM);
+	fuse_server_free(srv);
+	srv = compat;
+	for (const char *const *n =
+		 (const char *const[]){"cdev", "suid", "fifo2", "reg2", "suid2", NULL};
+	     *n; n++) {
+		char path[PATH_MAX];
+
+		host_path(path, *n);
+		unlink(path);
+	}
+	{
+		char path[PATH_MAX];
+
+		host_path(path, "sgid-dir");
+		rmdir(path);
+	}
+}
+
 static void run_all(void)
 {
 	int fds = count_fds();
@@ -1880,6 +1969,7 @@ static void run_all(void)
 	test_namespace_ops();
 	test_mknod();
 	test_created_owner_without_race();
+	test_share_modes();
 	test_setattr();
 	test_xattr();
 	test_readdir();

@@ -292,6 +292,7 @@ static int create_shares(struct vm *vm)
 		if (!srv)
 			return -EIO;
 		fuse_server_set_exit_handler(srv, root_exit_report, vm);
+		fuse_server_set_strict(srv, cfg->root_strict);
 		if (cfg->root_is_scratch)
 			ret = finish_scratch_root(cfg, srv);
 		if (!ret && !cfg->no_implicit_init)
@@ -303,6 +304,8 @@ static int create_shares(struct vm *vm)
 		const struct fs_share *sh = &cfg->shares[i];
 
 		srv = virtio_fs_create(vm, sh->tag, sh->path, sh->read_only);
+		if (srv)
+			fuse_server_set_strict(srv, sh->strict);
 		ret = srv ? add_overlays(srv, cfg, sh->tag) : -EIO;
 	}
 	return ret;

@@ -135,11 +135,11 @@ static int set_mode(struct fuse_req *req, struct fuse_node *node, struct fuse_ha
 {
 	char path[32];
 
+	mode = fuse_allowed_mode(req->srv, node->type, mode & 07777);
 	if (h && h->fd >= 0)
 		return fchmod(h->fd, mode & 07777) ? -errno : 0;
 	if (node->type == S_IFLNK)
 		return -EOPNOTSUPP; /* Linux symlinks have no mode of their own */
-	(void)req;
 	fuse_proc_path(path, sizeof(path), node->fd);
 	return chmod(path, mode & 07777) ? -errno : 0;
 }
@@ -379,6 +379,10 @@ size_t fuse_op_mknod(struct fuse_req *req)
 	default:
 		return fuse_reply_err(req, EINVAL);
 	}
+	/* A strict share: no device nodes, however harmless their numbers. */
+	if (req->srv->strict && (S_ISCHR(a.mode) || S_ISBLK(a.mode)))
+		return fuse_reply_err(req, EPERM);
+	a.mode = (a.mode & S_IFMT) | fuse_allowed_mode(req->srv, a.mode & S_IFMT, a.mode & 07777);
 	a.rdev = decode_dev(in.rdev);
 	return do_create(req, &a);
 }

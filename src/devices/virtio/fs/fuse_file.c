@@ -135,7 +135,8 @@ static int create_open(struct fuse_req *req, int dirfd, const char *name,
 		struct fuse_creds creds;
 
 		fuse_creds_enter(req, &creds);
-		fd = fuse_open_beneath(dirfd, name, flags | O_CREAT | O_EXCL, in->mode & 07777);
+		fd = fuse_open_beneath(dirfd, name, flags | O_CREAT | O_EXCL,
+				       fuse_allowed_mode(req->srv, S_IFREG, in->mode & 07777));
 		fuse_creds_leave(&creds);
 		*created = fd >= 0;
 		if (fd == -EEXIST && !(in->flags & O_EXCL))

@@ -123,6 +123,7 @@ struct fuse_server {
 	pthread_mutex_t lock; /* the tables, lookup counts, refs and overlay state */
 	int root_fd;	      /* O_PATH|O_DIRECTORY of root_dir */
 	bool read_only;
+	bool strict;  /* KRUN_SHARE_MODE_STRICT */
 	bool is_root; /* euid 0: new files get the caller's owner */
 	mode_t umask; /* the process umask, undone on new inodes */
 	struct fuse_node *root;
@@ -195,6 +196,8 @@ void handle_put(struct fuse_server *srv, struct fuse_handle *h);
 int handle_release(struct fuse_server *srv, uint64_t id, enum handle_kind kind);
 
 /* fuse_util.c: host-side helpers */
+/* The mode bits a strict share keeps for an inode of type "type" (S_IFMT bits). */
+mode_t fuse_allowed_mode(const struct fuse_server *srv, mode_t type, mode_t mode);
 int fuse_check_name(const char *name);
 int fuse_arg_name(struct fuse_req *req, size_t *pos, const char **name);
 int fuse_open_beneath(int dirfd, const char *name, int flags, mode_t mode);

@@ -378,6 +378,11 @@ fail:
 	return NULL;
 }
 
+void fuse_server_set_strict(struct fuse_server *srv, bool strict)
+{
+	srv->strict = strict;
+}
+
 void fuse_server_free(struct fuse_server *srv)
 {
 	if (!srv)

@@ -18,6 +18,13 @@ struct fuse_server *fuse_server_new(const char *root_dir, bool read_only);
 void fuse_server_free(struct fuse_server *srv);
 
 /*
+ * KRUN_SHARE_MODE_STRICT: refuse device nodes (EPERM), strip setuid and
+ * setgid from files (MKNOD, CREATE, SETATTR), refuse to set or remove
+ * security.* and trusted.* extended attributes (EPERM). Set before serving.
+ */
+void fuse_server_set_strict(struct fuse_server *srv, bool strict);
+
+/*
  * Virtual entries that exist only in memory (no host file), for the VMM's own
  * files like /init.krun. path is relative to the root and may contain '/'
  * below an overlay dir added earlier; data is NOT copied (the caller keeps it

@@ -307,6 +307,14 @@ int fuse_lookup_name(struct fuse_server *srv, struct fuse_node *dir, const char 
 	return fuse_lookup_host(srv, dir->fd, name, e);
 }
 
+mode_t fuse_allowed_mode(const struct fuse_server *srv, mode_t type, mode_t mode)
+{
+	/* A directory's setgid bit only passes its group on: no privilege. */
+	if (srv->strict && type != S_IFDIR)
+		mode &= ~(mode_t)(S_ISUID | S_ISGID);
+	return mode;
+}
+
 /* This thread has its own umask, 0 (fuse_server_thread_init()). */
 static __thread bool exact_modes;
 

@@ -23,6 +23,14 @@ static int check_xattr_name(const char *name)
 	return len > XATTR_NAME_MAX_LEN ? -ERANGE : 0;
 }
 
+/* A strict share keeps the host's privileged namespaces out of the guest's hands. */
+static int check_xattr_change(const struct fuse_server *srv, const char *name)
+{
+	if (srv->strict && (!strncmp(name, "security.", 9) || !strncmp(name, "trusted.", 8)))
+		return -EPERM;
+	return 0;
+}
+
 /* The node for an xattr request, with its proc path; overlay nodes have none. */
 static int xattr_node(struct fuse_req *req, struct fuse_node **node, char *path, size_t size)
 {
@@ -47,6 +55,8 @@ size_t fuse_op_setxattr(struct fuse_req *req)
 	if (fuse_arg_name(req, &pos, &name))
 		return fuse_reply_err(req, EINVAL);
 	err = check_xattr_name(name);
+	if (!err)
+		err = check_xattr_change(req->srv, name);
 	if (err)
 		return fuse_reply_err(req, -err);
 	if (in.size > FUSE_XATTR_SIZE_MAX)
@@ -151,6 +161,8 @@ size_t fuse_op_removexattr(struct fuse_req *req)
 	if (fuse_arg_name(req, &pos, &name))
 		return fuse_reply_err(req, EINVAL);
 	err = check_xattr_name(name);
+	if (!err)
+		err = check_xattr_change(req->srv, name);
 	if (!err)
 		err = xattr_node(req, &node, path, sizeof(path));
 	if (err)
