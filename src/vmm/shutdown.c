@@ -38,6 +38,8 @@ static void request_received(struct event_source *src, uint32_t events)
 	if (read(src->fd, &count, sizeof(count)) < 0 || ch->requested)
 		return;
 	ch->requested = true;
+	clock_gettime(CLOCK_MONOTONIC, &ch->vm->drain_deadline);
+	ch->vm->drain_deadline.tv_sec += KRUN_SHUTDOWN_TIMEOUT_S + 1;
 	pr_info("shutdown requested: asking the guest to stop (%d s at most)",
 		KRUN_SHUTDOWN_TIMEOUT_S);
 	if (write(ch->port_fd, "\n", 1) != 1)

@@ -3,7 +3,10 @@
  * vCPU threads: KVM_RUN until the VM stops, dispatching port I/O and MMIO
  * exits to the buses.
  */
+#include <alloca.h>
 #include <errno.h>
+#include <pthread.h>
+#include <time.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -166,6 +169,27 @@ static bool handle_exit(struct vcpu *vcpu)
 	}
 }
 
+/*
+ * KVM_RUN returns EINTR for VCPU_KICK_SIGNAL: blocked in the thread, open
+ * only while the guest runs (KVM_SET_SIGNAL_MASK), so a kick sent at any
+ * time either interrupts KVM_RUN or makes the next one return at once.
+ */
+static int allow_kicks_in_guest(struct vcpu *vcpu)
+{
+	struct kvm_signal_mask *mask = alloca(sizeof(*mask) + 8);
+	sigset_t in_guest;
+
+	sigfillset(&in_guest);
+	sigdelset(&in_guest, VCPU_KICK_SIGNAL);
+	mask->len = 8; /* the kernel's sigset_t on x86_64 */
+	memcpy(mask->sigset, &in_guest, 8);
+	if (ioctl(vcpu->fd, KVM_SET_SIGNAL_MASK, mask) < 0) {
+		pr_err("vCPU %u: KVM_SET_SIGNAL_MASK: %s", vcpu->index, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
@@ -174,6 +198,10 @@ static void *vcpu_thread(void *arg)
 	/* Signals are the main thread's business. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	if (allow_kicks_in_guest(vcpu) < 0) {
+		vm_stop(vcpu->vm, VM_STOP_ERROR, VM_STATUS_VMM_ERROR);
+		return NULL;
+	}
 
 	while (atomic_load(&vcpu->vm->stop_reason) == VM_RUNNING) {
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
@@ -189,11 +217,50 @@ static void *vcpu_thread(void *arg)
 	return NULL;
 }
 
+static void kicked(int sig)
+{
+	(void)sig; /* only there to make KVM_RUN return */
+}
+
 int vcpu_start(struct vcpu *vcpu)
 {
-	int ret = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
+	struct sigaction kick = {.sa_handler = kicked}; /* no SA_RESTART */
+	int ret;
 
+	/* The process never goes back to the caller once a vCPU runs. */
+	if (vcpu->index == 0)
+		sigaction(VCPU_KICK_SIGNAL, &kick, NULL);
+	ret = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
 	if (ret)
 		pr_err("cannot start vCPU %u thread: %s", vcpu->index, strerror(ret));
+	else
+		vcpu->started = true;
 	return -ret;
+}
+
+void vcpu_park_all(struct vm *vm, unsigned int timeout_ms)
+{
+	struct timespec deadline;
+
+	clock_gettime(CLOCK_REALTIME, &deadline); /* pthread_timedjoin_np's clock */
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (deadline.tv_nsec >= 1000000000) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000;
+	}
+	for (unsigned int i = 0; i < vm->nvcpus; i++)
+		if (vm->vcpus[i].started)
+			pthread_kill(vm->vcpus[i].thread, VCPU_KICK_SIGNAL);
+	for (unsigned int i = 0; i < vm->nvcpus; i++) {
+		struct vcpu *vcpu = &vm->vcpus[i];
+
+		if (!vcpu->started)
+			continue;
+		if (pthread_timedjoin_np(vcpu->thread, NULL, &deadline))
+			pr_warn("vCPU %u did not stop in %u ms (blocked in a device?)", vcpu->index,
+				timeout_ms);
+		else
+			vcpu->started = false;
+	}
 }

@@ -320,11 +320,14 @@ int vm_run(const struct vm_config *cfg)
 		elapsed_ms(&start));
 
 	event_loop_run(&vm->loop);
+	/* No guest runs while the devices hand over what it left. */
+	vcpu_park_all(vm, 1000);
 	drain_devices(vm);
 	report_stop(vm);
 	/*
-	 * The vCPU threads may still be inside KVM_RUN; the caller exits the
-	 * process, which ends them. Nothing of the VM outlives it.
+	 * A vCPU thread that did not stop in time (blocked in a device) ends
+	 * with the process, which the caller exits now. Nothing of the VM
+	 * outlives it.
 	 */
 	return vm->exit_status;
 }

@@ -46,6 +46,7 @@ struct vcpu {
 	int fd;
 	struct kvm_run *run;
 	pthread_t thread;
+	bool started;
 };
 
 struct vm {
@@ -77,6 +78,12 @@ struct vm {
 	int exit_status;
 	int stop_efd;
 	struct event_source stop_source;
+	/*
+	 * CLOCK_MONOTONIC time by which devices must have handed over the
+	 * guest's output once the VM stopped (tv_sec 0: no limit). Set by a
+	 * shutdown request: the host wants the process gone.
+	 */
+	struct timespec drain_deadline;
 
 	struct vm_release_fn releases[VM_MAX_RELEASES];
 	unsigned int nreleases;

@@ -52,6 +52,27 @@ for limit in $(ulimit -n) 4096; do
 		sh -c "grep -qx 'exit 0' '$work/wst' && [ '${rss:-999999999}' -lt $((576 * 1024)) ]"
 done
 
+# --- a guest flooding a console port that nobody reads, while the host asks
+# for a shutdown: the event loop must still serve the request, and the VMM
+# exit by the shutdown deadline (KRUN_SHUTDOWN_TIMEOUT_S = 10 s, the rest of
+# the output dropped), not when the reader comes back (here: never).
+flood='for p in /sys/class/virtio-ports/*; do [ "$(cat $p/name)" = flood ] && dev=/dev/${p##*/}; done
+	trap "" TERM; touch /up; while :; do echo aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa; done >$dev'
+rm -f "$root/up" "$work/st"
+{ "$build/tests/krun-api-client" --multiport --port "flood:-:@3" --shutdown-when "$root/up" \
+	"$root" /bin/sh -c "$flood" 3>&1 >"$work/out" 2>"$work/err"; echo $? >"$work/st"; } | sleep 200 &
+stuck_reader=$!
+up_ms= end_ms=
+for i in $(seq 1 300); do
+	[ -z "$up_ms" ] && [ -e "$root/up" ] && up_ms=$(now_ms)
+	[ -s "$work/st" ] && { end_ms=$(now_ms); break; }
+	sleep 1
+done
+kill "$stuck_reader" 2>/dev/null
+echo "     flood + shutdown: status $(cat "$work/st" 2>/dev/null), exit $(( ${end_ms:-0} - ${up_ms:-0} )) ms after the request"
+check "console flood into a stuck reader + shutdown request: exits (137) within 10 s + 10 s of slack" \
+	sh -c "[ -n '$up_ms' ] && [ -n '$end_ms' ] && [ $(( ${end_ms:-999999} - ${up_ms:-0} )) -lt 20000 ] && [ \"\$(cat '$work/st')\" = 137 ]"
+
 # --- privileged files from the guest's root (the test host runs the VMM as root)
 privileged='mknod /cdev c 1 3 && echo mknod-ok; : >/suid; chmod 4755 /suid; stat -c "mode %a" /suid
 	krun-probe setxattr /suid security.capability x; krun-probe setxattr /suid trusted.t v && echo trusted-ok'

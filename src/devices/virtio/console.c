@@ -3,13 +3,16 @@
  * virtio-console with VIRTIO_CONSOLE_F_MULTIPORT (virtio 1.2, section 5.3).
  *
  * Threads: guest output (transmit queues) and the control queues are served
- * by the VMM's event loop; each port with an input fd has a reader thread
- * that blocks in read() straight into the guest's receive buffers, so any
- * kind of fd works (tty, pipe, file, socket) and no byte is copied twice.
- * dev_lock serializes the control protocol and reset against all of them.
+ * by the VMM's event loop, a bounded number of buffers per wakeup; output
+ * goes into a bounded ring per port that a writer thread empties into the
+ * host fd (console_out.c), so a host reader that stops never blocks the loop; each port with an
+ * input fd has a reader thread that blocks in read() straight into the guest's receive buffers, so
+ * any kind of fd works (tty, pipe, file, socket) and no byte is copied twice. dev_lock serializes
+ * the control protocol and reset against all of them.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <poll.h>
 #include <signal.h>
@@ -24,6 +27,7 @@
 
 #include "devices/builders.h"
 #include "devices/virtio/console.h"
+#include "devices/virtio/console_out.h"
 #include "devices/virtio/virtio.h"
 #include "vmm/event_loop.h"
 #include "vmm/log.h"
@@ -63,6 +67,8 @@ struct virtio_console_config {
 #define CTRL_TX_QUEUE	3
 #define CTRL_QUEUE_SIZE 32
 #define CTRL_MAX_LEN	(sizeof(struct control_msg) + 64)
+/* Buffers a transmit or control handler takes per wakeup of the event loop. */
+#define CONSOLE_TX_BUDGET 64
 
 struct console_port {
 	struct virtio_console *con;
@@ -76,6 +82,12 @@ struct console_port {
 	bool host_eof;	  /* input ended, and no output keeps the port open */
 	pthread_t reader;
 	struct event_source tx_kick;
+
+	/* Guest output: served by the event loop into "out" (NULL: discarded). */
+	struct console_out *out;
+	struct virtq_chain *tx_chain;
+	bool tx_pending; /* tx_chain is popped, tx_done of its bytes taken */
+	size_t tx_done;
 };
 
 struct pending_ctrl {
@@ -93,6 +105,7 @@ struct virtio_console {
 	unsigned int reset_count;
 
 	bool owned; /* by the VM, since virtio_mmio_add() */
+	struct virtq_chain *ctrl_chain;
 
 	struct pending_ctrl ctrl[CTRL_QUEUE_SIZE]; /* host -> guest, not yet delivered */
 	unsigned int ctrl_head, ctrl_count;
@@ -289,16 +302,24 @@ static void ctrl_tx_kicked(struct event_source *src, uint32_t events)
 {
 	struct virtio_console *con = src->opaque;
 	struct virtio_queue *q = queue(con, CTRL_TX_QUEUE);
-	struct virtq_chain *chain = malloc(sizeof(*chain));
+	struct virtq_chain *chain = con->ctrl_chain;
 	struct control_msg msg;
+	unsigned int n = 0;
 
 	(void)events;
-	if (!chain)
-		return;
 	virtio_queue_ack_kick(q);
 	pthread_mutex_lock(&con->dev_lock);
-	for (;;) {
+	for (;; n++) {
 		int got;
+
+		/* The budget spent: come back after the loop's other sources. */
+		if (n == CONSOLE_TX_BUDGET) {
+			uint64_t one = 1;
+
+			if (write(q->kick_fd, &one, sizeof(one)) < 0)
+				pr_debug("virtio-console: ctrl kick: %s", strerror(errno));
+			break;
+		}
 
 		pthread_mutex_lock(&q->lock);
 		got = virtq_pop(&q->vq, chain);
@@ -316,7 +337,6 @@ static void ctrl_tx_kicked(struct event_source *src, uint32_t events)
 		break;
 	}
 	pthread_mutex_unlock(&con->dev_lock);
-	free(chain);
 }
 
 static void ctrl_rx_kicked(struct event_source *src, uint32_t events)
@@ -351,46 +371,71 @@ static void winch_received(struct event_source *src, uint32_t events)
  * The host end of the port's output is gone (EPIPE: its reader closed the
  * pipe). From now on the output is discarded, and the guest learns that the
  * host end is closed (poll() says POLLHUP; init then sends the workload the
- * SIGPIPE a writer to a closed pipe gets).
+ * SIGPIPE a writer to a closed pipe gets). Called by the output's writer.
  */
-static void output_broken(struct console_port *port)
+static void output_broken(void *arg)
 {
+	struct console_port *port = arg;
 	struct virtio_console *con = port->con;
 
 	pthread_mutex_lock(&con->dev_lock);
+	port->out_fd = -1;
 	port->host_eof = true;
 	if (port->guest_ready && !port->is_console)
 		send_control(con, port->id, PORT_OPEN, 0, NULL, 0);
 	pthread_mutex_unlock(&con->dev_lock);
 }
 
-static void drain_port_output(struct console_port *port)
+static struct virtio_queue *tx_queue(struct console_port *port)
+{
+	return queue(port->con, port_rx_queue(port->id) + 1);
+}
+
+/* The ring has room again: serve the transmit queue from the event loop. */
+static void output_room(void *arg)
+{
+	struct console_port *port = arg;
+	uint64_t one = 1;
+
+	if (write(tx_queue(port)->kick_fd, &one, sizeof(one)) < 0)
+		pr_debug("virtio-console: tx kick: %s", strerror(errno));
+}
+
+/*
+ * Take up to "budget" of the guest's transmit buffers into the port's
+ * output ring. A buffer that does not fit stays ours (tx_pending) until the
+ * writer makes room. Returns true if buffers may be left.
+ */
+static bool serve_tx(struct console_port *port, unsigned int budget)
 {
 	struct virtio_console *con = port->con;
-	struct virtio_queue *q = queue(con, port_rx_queue(port->id) + 1);
-	struct virtq_chain *chain = malloc(sizeof(*chain));
-	bool broken = false;
+	struct virtio_queue *q = tx_queue(port);
+	struct virtq_chain *chain = port->tx_chain;
 
-	if (!chain)
-		return;
-	pthread_mutex_lock(&q->lock);
-	while (virtq_pop(&q->vq, chain) == 1) {
-		/* Written before the buffer goes back: a returned write() is on the host. */
-		if (port->out_fd >= 0) {
-			for (unsigned int i = 0; i < chain->nreadable; i++)
-				if (write_full(port->out_fd, chain->readable[i].iov_base,
-					       chain->readable[i].iov_len) < 0) {
-					port->out_fd = -1; /* reader gone: discard from now on */
-					broken = true;
-					break;
-				}
+	for (unsigned int n = 0; n < budget; n++) {
+		if (!port->tx_pending) {
+			int got;
+
+			pthread_mutex_lock(&q->lock);
+			got = virtq_pop(&q->vq, chain);
+			pthread_mutex_unlock(&q->lock);
+			if (got != 1)
+				return false;
+			port->tx_pending = true;
+			port->tx_done = 0;
 		}
-		virtio_queue_complete(&con->dev, q, chain->head, 0);
+		if (port->out) {
+			port->tx_done += console_out_put(port->out, chain->readable,
+							 chain->nreadable, port->tx_done);
+			if (port->tx_done < chain->readable_len)
+				return false; /* full: output_room() brings us back */
+		}
+		pthread_mutex_lock(&q->lock);
+		virtio_queue_complete_chain(&con->dev, q, chain, 0);
+		pthread_mutex_unlock(&q->lock);
+		port->tx_pending = false;
 	}
-	pthread_mutex_unlock(&q->lock);
-	free(chain);
-	if (broken)
-		output_broken(port);
+	return true;
 }
 
 static void tx_kicked(struct event_source *src, uint32_t events)
@@ -398,8 +443,23 @@ static void tx_kicked(struct event_source *src, uint32_t events)
 	struct console_port *port = src->opaque;
 
 	(void)events;
-	virtio_queue_ack_kick(queue(port->con, port_rx_queue(port->id) + 1));
-	drain_port_output(port);
+	virtio_queue_ack_kick(tx_queue(port));
+	/* A guest that keeps the ring full must not keep the loop from the rest. */
+	if (serve_tx(port, CONSOLE_TX_BUDGET))
+		output_room(port);
+}
+
+/* The VM stopped (vCPUs parked): hand the host everything, by the deadline if any. */
+static void drain_port_output(struct console_port *port, const struct timespec *deadline)
+{
+	while (serve_tx(port, UINT_MAX) || port->tx_pending) {
+		if (!port->out || !console_out_flush(port->out, deadline))
+			break;
+	}
+	if (port->out && !console_out_flush(port->out, deadline))
+		pr_warn("virtio-console: port %u: host output not taken in time, the rest is "
+			"dropped",
+			port->id);
 }
 
 /* ---- guest input -------------------------------------------------------- */
@@ -547,14 +607,21 @@ static void console_reset(struct virtio_device *dev)
 static void console_drain(struct virtio_device *dev)
 {
 	struct virtio_console *con = dev->priv;
+	const struct timespec *deadline =
+	    dev->vm->drain_deadline.tv_sec ? &dev->vm->drain_deadline : NULL;
 
 	for (unsigned int i = 0; i < con->nports; i++)
-		drain_port_output(&con->ports[i]);
+		drain_port_output(&con->ports[i], deadline);
 }
 
 /* Only for a VM that never ran: no reader thread was started. */
 static void free_console(struct virtio_console *con)
 {
+	for (unsigned int i = 0; i < con->nports; i++) {
+		console_out_free(con->ports[i].out);
+		free(con->ports[i].tx_chain);
+	}
+	free(con->ctrl_chain);
 	if (con->winch.fd >= 0)
 		close(con->winch.fd);
 	pthread_cond_destroy(&con->rx_cond);
@@ -657,7 +724,11 @@ int virtio_console_realize(struct virtio_console *con)
 		return ret;
 	con->owned = true;
 
-	ret = watch_kick(vm, &con->ctrl_rx_kick, queue(con, CTRL_RX_QUEUE), ctrl_rx_kicked, con);
+	con->ctrl_chain = malloc(sizeof(*con->ctrl_chain));
+	ret = con->ctrl_chain ? 0 : -ENOMEM;
+	if (!ret)
+		ret = watch_kick(vm, &con->ctrl_rx_kick, queue(con, CTRL_RX_QUEUE), ctrl_rx_kicked,
+				 con);
 	if (!ret)
 		ret = watch_kick(vm, &con->ctrl_tx_kick, queue(con, CTRL_TX_QUEUE), ctrl_tx_kicked,
 				 con);
@@ -665,7 +736,14 @@ int virtio_console_realize(struct virtio_console *con)
 		struct console_port *port = &con->ports[i];
 		unsigned int rx = port_rx_queue(i);
 
-		ret = watch_kick(vm, &port->tx_kick, queue(con, rx + 1), tx_kicked, port);
+		port->tx_chain = malloc(sizeof(*port->tx_chain));
+		if (port->out_fd >= 0)
+			port->out =
+			    console_out_create(port->out_fd, output_room, output_broken, port);
+		if (!port->tx_chain || (port->out_fd >= 0 && !port->out))
+			ret = -ENOMEM;
+		if (!ret)
+			ret = watch_kick(vm, &port->tx_kick, queue(con, rx + 1), tx_kicked, port);
 		if (!ret)
 			ret = watch_kick(vm, &con->rx_kicks[i], queue(con, rx), rx_kicked, con);
 	}
