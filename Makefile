@@ -227,28 +227,40 @@ check-asan:
 		lib $(patsubst $(B)/%,$(B)-asan/%,$(UNIT_TESTS))
 	tests/unit/run.sh $(B)-asan
 
-# libFuzzer targets (clang), each run for FUZZ_TIME seconds; new inputs go to
-# build/fuzz/corpus-NAME, seeds come from tests/fuzz/corpus/NAME where there are.
+# libFuzzer targets (clang), each run for FUZZ_TIME seconds from the seed
+# corpus in tests/fuzz/corpus/TARGET where there is one (new inputs go to
+# build/fuzz/corpus-TARGET); one line per target says how many executions
+# that was. The library's objects are built once more with the sanitizers and
+# the fuzzer's coverage, and every target links them all.
 FUZZ_TIME ?= 60
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
-FUZZ_SRCS := src/vmm/log.c src/vmm/util.c src/vmm/memory.c src/vmm/iov.c src/devices/virtio/virtqueue.c \
-	src/devices/legacy/ioapic.c $(wildcard src/devices/virtio/fs/*.c) \
-	src/devices/virtio/vsock/conn.c src/devices/virtio/vsock/proto.c \
-	$(wildcard src/devices/virtio/blk/*.c)
+FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Iinclude -Isrc -g -O1 -fsanitize=address,undefined
+FUZZ_OBJS := $(LIB_SRCS:%.c=$(B)/fuzz/obj/%.o)
 
-$(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS)
+$(B)/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang -std=gnu11 -D_GNU_SOURCE -Iinclude -Isrc -g -O1 \
-		-fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_SRCS) -ldl -lpthread -lz -lzstd
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(B)/fuzz/obj/src/vmm/init_blob.o: src/vmm/init_blob.c $(INIT)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -DKRUN_INIT_BINARY='"$(INIT)"' -c -o $@ $<
+
+$(B)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_vm.h $(FUZZ_OBJS)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $(LIB_LDLIBS)
 
 fuzz: $(FUZZ_TARGETS)
 	@for f in $(FUZZ_TARGETS); do \
-		mkdir -p $(B)/fuzz/corpus-$$(basename $$f); \
-		echo "fuzz: $$(basename $$f) for $(FUZZ_TIME) s"; \
+		t=$$(basename $$f); mkdir -p $(B)/fuzz/corpus-$$t; \
+		seeds=$$(ls -d tests/fuzz/corpus/$$t 2>/dev/null); \
+		echo "fuzz: $$t for $(FUZZ_TIME) s"; \
 		KRUN_LOG_LEVEL=off $$f -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
-			$(B)/fuzz/corpus-$$(basename $$f) $$(ls -d tests/fuzz/corpus/$$(basename $$f) 2>/dev/null) \
-			2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' \
-			|| exit 1; \
+			$(B)/fuzz/corpus-$$t $$seeds >$(B)/fuzz/$$t.log 2>&1; \
+		rc=$$?; \
+		grep -E 'ERROR|SUMMARY|fds still' $(B)/fuzz/$$t.log; \
+		execs=$$(sed -n 's/^stat::number_of_executed_units: *//p' $(B)/fuzz/$$t.log); \
+		echo "fuzz: $$t: $${execs:-?} executions in $(FUZZ_TIME) s ($$(( $${execs:-0} / $(FUZZ_TIME) ))/s), corpus $$(ls $(B)/fuzz/corpus-$$t | wc -l) new + $$(ls $$seeds 2>/dev/null | wc -l) seeds"; \
+		[ $$rc -eq 0 ] || { echo "fuzz: $$t FAILED (log: $(B)/fuzz/$$t.log)"; exit 1; }; \
 	done
 
 # The README's main job: a command in a microVM, on a busybox root filesystem

@@ -7,12 +7,15 @@
  *
  * Input: byte 0 and 1 choose the split points, byte 2 bit 0 asks for the
  * header's len field to be fixed up to the real size (so the fuzzer reaches
- * the operations quickly), the rest is the request.
+ * the operations quickly), bits 1-3 the size of the reply buffers (from less
+ * than a header to 64 KiB), the rest is the request. Every other server is
+ * in strict share mode. Each server's end must give back every fd it took.
  *
  *   clang -std=gnu11 -D_GNU_SOURCE -Iinclude -Isrc -g -O1 \
  *         -fsanitize=fuzzer,address,undefined tests/fuzz/fuzz_fuse.c \
  *         src/devices/virtio/fs/fuse_*.c src/vmm/log.c src/vmm/util.c -lpthread
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
@@ -29,11 +32,15 @@
 #include "devices/virtio/fs/fuse_server.h"
 
 #define OUT_SIZE      (64 * 1024)
+#define MIN_SZ(a, b)  ((a) < (b) ? (a) : (b))
 #define RESET_EVERY   500 /* runs between fresh servers and a re-seeded tree */
 #define SENTINEL_TEXT "do not touch"
 #define FILE_SIZE_CAP (64 << 20)
 
 static struct fuse_server *srv;
+static unsigned long servers;
+static int base_fds = -1;
+static const size_t out_sizes[8] = {0, 15, 16, 17, 40, 144, 4096, OUT_SIZE};
 static char base[256], share[300], outside[300], sentinel[320];
 static struct stat sentinel_st, outside_st, base_st;
 static unsigned long runs;
@@ -91,6 +98,18 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 	return remove(path);
 }
 
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	while (d && readdir(d))
+		n++;
+	if (d)
+		closedir(d);
+	return n;
+}
+
 static void canned(uint32_t opcode, uint64_t nodeid, const void *arg, size_t len)
 {
 	uint8_t in[256], out[4096];
@@ -144,11 +163,26 @@ static void new_server(void)
 
 	if (srv)
 		fuse_server_free(srv);
+	/*
+	 * Every node and handle fd went with the server. The count is taken
+	 * from the first reset in the fuzzing loop: libFuzzer opens a few fds
+	 * of its own after the initialization.
+	 */
+	if (!runs)
+		;
+	else if (base_fds < 0)
+		base_fds = count_fds();
+	else if (count_fds() != base_fds) {
+		fprintf(stderr, "fuzz_fuse: %d fds open after the server's end, %d before\n",
+			count_fds(), base_fds);
+		abort();
+	}
 	nftw(share, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 	seed_share();
 	srv = fuse_server_new(share, false);
 	if (!srv)
 		die("fuse_server_new");
+	fuse_server_set_strict(srv, ++servers % 2);
 	if (fuse_server_add_overlay_file(srv, "init.krun", overlay_data, sizeof(overlay_data) - 1,
 					 0755, true) ||
 	    fuse_server_add_overlay_dir(srv, "ovl", 0755) ||
@@ -267,7 +301,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct iovec in[3], out[2];
 	uint8_t *req, *o1, *o2;
-	size_t cut1, cut2, n, ret;
+	size_t cut1, cut2, n, ret, out_size, out1;
 	unsigned int in_count;
 	uint32_t opcode = 0;
 
@@ -289,17 +323,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cut2 = cut1 + (n - cut1) * data[1] / 255;
 	in_count = split_input(req, n, cut1, cut2, in);
 
-	o1 = malloc(24);
-	o2 = malloc(OUT_SIZE - 24);
-	out[0] = (struct iovec){o1, 24};
-	out[1] = (struct iovec){o2, OUT_SIZE - 24};
+	out_size = out_sizes[(data[2] >> 1) & 7];
+	out1 = MIN_SZ(out_size, 24);
+	o1 = malloc(out1 ? out1 : 1);
+	o2 = malloc(out_size - out1 ? out_size - out1 : 1);
+	out[0] = (struct iovec){o1, out1};
+	out[1] = (struct iovec){o2, out_size - out1};
 	ret = fuse_server_handle(srv, in, in_count, out, 2);
-	if (ret > OUT_SIZE)
+	if (ret > out_size)
 		abort();
 	if (ret >= sizeof(struct fuse_out_header)) {
 		struct fuse_out_header oh;
 
-		memcpy(&oh, o1, sizeof(oh));
+		/* The header straddles o1 and o2 when o1 is short. */
+		memcpy(&oh, o1, MIN_SZ(out1, sizeof(oh)));
+		if (out1 < sizeof(oh))
+			memcpy((uint8_t *)&oh + out1, o2, sizeof(oh) - out1);
 		if (oh.len != ret)
 			abort();
 	}
