@@ -413,6 +413,13 @@ static bool serve_tx(struct console_port *port, unsigned int budget)
 	struct virtq_chain *chain = port->tx_chain;
 
 	for (unsigned int n = 0; n < budget; n++) {
+		if (port->tx_pending) {
+			/* The driver reset the queue since: the rest of that buffer is not wanted.
+			 */
+			pthread_mutex_lock(&q->lock);
+			port->tx_pending = chain->generation == q->vq.generation;
+			pthread_mutex_unlock(&q->lock);
+		}
 		if (!port->tx_pending) {
 			int got;
 
