@@ -73,9 +73,12 @@ echo "     flood + shutdown: status $(cat "$work/st" 2>/dev/null), exit $(( ${en
 check "console flood into a stuck reader + shutdown request: exits (137) within 10 s + 10 s of slack" \
 	sh -c "[ -n '$up_ms' ] && [ -n '$end_ms' ] && [ $(( ${end_ms:-999999} - ${up_ms:-0} )) -lt 20000 ] && [ \"\$(cat '$work/st')\" = 137 ]"
 
-# --- privileged files from the guest's root (the test host runs the VMM as root)
+# --- privileged files from the guest's root (the test host runs the VMM as root).
+# security.capability itself is checked by the guest kernel first (its value
+# format), so the guest test uses another security.* name; test_fuse sends
+# security.capability at the protocol level.
 privileged='mknod /cdev c 1 3 && echo mknod-ok; : >/suid; chmod 4755 /suid; stat -c "mode %a" /suid
-	krun-probe setxattr /suid security.capability x; krun-probe setxattr /suid trusted.t v && echo trusted-ok'
+	krun-probe setxattr /suid security.krun x; krun-probe setxattr /suid trusted.t v && echo trusted-ok'
 vm "$root" /bin/sh -c "$privileged"
 check "strict (krun-chroot's default): no device node, no setuid bit, no security.*/trusted.* xattr" \
 	sh -c "[ ! -e '$root/cdev' ] && ! grep -q mknod-ok '$work/out' && grep -qx 'mode 755' '$work/out' &&
