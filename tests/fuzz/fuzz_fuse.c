@@ -39,7 +39,6 @@
 
 static struct fuse_server *srv;
 static unsigned long servers;
-static int base_fds = -1;
 static const size_t out_sizes[8] = {0, 15, 16, 17, 40, 144, 4096, OUT_SIZE};
 static char base[256], share[300], outside[300], sentinel[320];
 static struct stat sentinel_st, outside_st, base_st;
@@ -98,13 +97,22 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 	return remove(path);
 }
 
+/* fds of this process open on something under the fuzzer's directory. */
 static int count_fds(void)
 {
 	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
 	int n = 0;
 
-	while (d && readdir(d))
-		n++;
+	while (d && (de = readdir(d))) {
+		char link[64], target[PATH_MAX];
+		ssize_t len;
+
+		snprintf(link, sizeof(link), "/proc/self/fd/%s", de->d_name);
+		len = readlink(link, target, sizeof(target) - 1);
+		if (len > 0 && (size_t)len >= strlen(base) && !strncmp(target, base, strlen(base)))
+			n++;
+	}
 	if (d)
 		closedir(d);
 	return n;
@@ -163,18 +171,10 @@ static void new_server(void)
 
 	if (srv)
 		fuse_server_free(srv);
-	/*
-	 * Every node and handle fd went with the server. The count is taken
-	 * from the first reset in the fuzzing loop: libFuzzer opens a few fds
-	 * of its own after the initialization.
-	 */
-	if (!runs)
-		;
-	else if (base_fds < 0)
-		base_fds = count_fds();
-	else if (count_fds() != base_fds) {
-		fprintf(stderr, "fuzz_fuse: %d fds open after the server's end, %d before\n",
-			count_fds(), base_fds);
+	/* Every node and handle fd went with the server: none is left on the tree. */
+	if (srv && count_fds()) {
+		fprintf(stderr, "fuzz_fuse: %d fds still open under %s after the server's end\n",
+			count_fds(), base);
 		abort();
 	}
 	nftw(share, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
