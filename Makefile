@@ -116,6 +116,19 @@ $(B)/tests/unit/%: tests/unit/%.c $(LIB_OBJS) tests/unit/test.h tests/unit/elf_f
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(LIB_OBJS) $(LIB_LDLIBS)
 
+# Plain-C parts of the guest init, unit-tested on the host: the JSON reader
+# and the /.krun_config.json handling (with the records' parser it extends).
+INIT_JSON_SRCS := init/json.c
+INIT_OCI_SRCS := init/json.c init/oci_config.c init/config.c
+$(B)/tests/unit/test_json: tests/unit/test_json.c $(INIT_JSON_SRCS) init/json.h tests/unit/test.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Itests/unit -Iinit -o $@ $< $(INIT_JSON_SRCS)
+
+$(B)/tests/unit/test_oci_config: tests/unit/test_oci_config.c $(INIT_OCI_SRCS) init/json.h init/init.h \
+		tests/unit/test.h src/guest_abi.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Itests/unit -Iinit -o $@ $< $(INIT_OCI_SRCS)
+
 # The guest side of the integration tests: static, so an initramfs holds it alone.
 $(B)/tests/guest/%: tests/integration/guest/%.c
 	@mkdir -p $(dir $@)
@@ -248,6 +261,12 @@ $(B)/fuzz/obj/src/vmm/init_blob.o: src/vmm/init_blob.c $(INIT)
 $(B)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_vm.h $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $(LIB_LDLIBS)
+
+# The guest init's JSON reader: its own sources (init/), no library code.
+$(B)/fuzz/fuzz_json: tests/fuzz/fuzz_json.c $(INIT_OCI_SRCS) init/json.h init/init.h
+	@mkdir -p $(dir $@)
+	clang -std=gnu11 -D_GNU_SOURCE -Isrc -Iinit -g -O1 \
+		-fsanitize=fuzzer,address,undefined -o $@ $< $(INIT_OCI_SRCS)
 
 fuzz: $(FUZZ_TARGETS)
 	@for f in $(FUZZ_TARGETS); do \

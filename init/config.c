@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "guest_abi.h"
 #include "init.h"
 
 /* Far above any real command line (the kernel's ARG_MAX is much smaller). */
@@ -104,8 +105,8 @@ static const char *const rlimit_names[] = {
     [RLIMIT_RTPRIO] = "RTPRIO",	    [RLIMIT_RTTIME] = "RTTIME",
 };
 
-/* "RLIMIT_NOFILE", "nofile" or "7" (the resource's number). */
-static int parse_rlimit_resource(const char *name, size_t len)
+/* "RLIMIT_NOFILE", "nofile" or "7" (the resource's number); -1 if none. */
+int rlimit_resource(const char *name, size_t len)
 {
 	char num[8];
 	unsigned long long v;
@@ -149,7 +150,7 @@ static int parse_rlimit(char *spec, struct krun_rlimit *rl)
 
 	if (!eq)
 		return -1;
-	rl->resource = parse_rlimit_resource(spec, (size_t)(eq - spec));
+	rl->resource = rlimit_resource(spec, (size_t)(eq - spec));
 	if (rl->resource < 0)
 		return -1;
 	colon = strchr(eq + 1, ':');
@@ -208,19 +209,21 @@ static int apply_record(struct config *cfg, char *rec, size_t *nargs)
 	int err = 0;
 
 	if ((v = record_value(rec, "exec")))
-		cfg->exec = v;
+		cfg->exec = *v ? v : NULL;
+	else if ((v = record_value(rec, "default_exec")))
+		cfg->default_exec = *v ? v : NULL;
 	else if ((v = record_value(rec, "arg")))
 		cfg->argv[1 + (*nargs)++] = v;
 	else if ((v = record_value(rec, "env")))
 		cfg->envp[cfg->nenv++] = v;
 	else if ((v = record_value(rec, "workdir")))
-		cfg->workdir = v;
+		cfg->workdir = v, cfg->workdir_set = true;
 	else if ((v = record_value(rec, "hostname")))
-		cfg->hostname = v;
+		cfg->hostname = v, cfg->hostname_set = true;
 	else if ((v = record_value(rec, "uid")))
-		err = parse_id(v, &cfg->uid);
+		err = parse_id(v, &cfg->uid), cfg->uid_set = true;
 	else if ((v = record_value(rec, "gid")))
-		err = parse_id(v, &cfg->gid);
+		err = parse_id(v, &cfg->gid), cfg->gid_set = true;
 	else if ((v = record_value(rec, "rlimit")))
 		err = parse_rlimit(v, &cfg->rlimits[cfg->nrlimits++]);
 	else if ((v = record_value(rec, "mount")))
@@ -263,11 +266,27 @@ int config_load(const char *path, struct config *cfg)
 		if (apply_record(cfg, rec, &nargs) < 0)
 			return -1;
 	}
-	if (!cfg->exec || !*cfg->exec) {
-		say("config %s: no program to run (no exec record)", path);
+	if (cfg->exec)
+		cfg->argv[0] = (char *)cfg->exec;
+	return 0;
+}
+
+/*
+ * After the records and /.krun_config.json: the program is the exec
+ * record's, else the file's, else the default_exec record's (the VMM's
+ * default when the API named none), else there is nothing to run.
+ */
+int config_finish(struct config *cfg, const char *path)
+{
+	if (!cfg->exec && cfg->default_exec) {
+		cfg->exec = cfg->default_exec;
+		cfg->argv[0] = (char *)cfg->exec;
+	}
+	if (!cfg->exec) {
+		say("config %s: no program to run (no exec record, and no args in %s)", path,
+		    KRUN_OCI_CONFIG_PATH);
 		return -1;
 	}
-	cfg->argv[0] = (char *)cfg->exec;
 	return 0;
 }
 
@@ -306,6 +325,10 @@ void env_add_defaults(struct config *cfg, bool terminal)
 {
 	struct passwd *pw = getpwuid(cfg->uid);
 
+	if (cfg->terminal && !terminal)
+		say("warning: %s asks for a terminal (process.terminal), but the VMM's stdio is "
+		    "not one: the workload gets pipes",
+		    KRUN_OCI_CONFIG_PATH);
 	env_default(cfg, "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
 	env_default(cfg, "HOME", pw && pw->pw_dir && *pw->pw_dir ? pw->pw_dir : "/");
 	if (terminal)

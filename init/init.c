@@ -217,6 +217,10 @@ int main(void)
 	disks_make_links();
 	if (root_disk_switch(&cfg) < 0)
 		finish(KRUN_STATUS_SETUP_FAILED, NULL);
+	/* The container's own config, in the root the workload gets. */
+	if (oci_config_load(KRUN_OCI_CONFIG_PATH, &cfg) < 0 ||
+	    config_finish(&cfg, KRUN_CONFIG_PATH) < 0)
+		finish(KRUN_STATUS_SETUP_FAILED, NULL);
 	if (sethostname(cfg.hostname, strlen(cfg.hostname)) < 0)
 		say("warning: cannot set the hostname: %s", strerror(errno));
 	stdio_open(&io, cfg.ports);

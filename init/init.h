@@ -7,6 +7,8 @@
  * Shared declarations of the init/ files:
  *   init.c      main: order of the steps, signal forwarding, reaping, exit
  *   config.c    reading and checking the config records
+ *   oci_config.c  /.krun_config.json (an OCI runtime's or image's config)
+ *   json.c      the JSON reader oci_config.c uses
  *   mounts.c    pseudo filesystems, /dev links, virtio-fs mounts
  *   rootdisk.c  /dev/disk/by-id links, the switch to a root on a disk
  *   stdio.c     the workload's fds 0-2: virtio-console ports or the console
@@ -32,9 +34,10 @@ struct krun_mount {
 };
 
 struct config {
-	const char *exec;
-	char **argv; /* argv[0] is exec, NULL-terminated */
-	char **envp; /* NULL-terminated, with room for the defaults */
+	const char *exec;	  /* NULL until a record or /.krun_config.json names it */
+	const char *default_exec; /* when neither does */
+	char **argv;		  /* argv[0] is exec, NULL-terminated */
+	char **envp;		  /* NULL-terminated, with room for the defaults */
 	size_t nenv;
 	const char *workdir;
 	const char *hostname;
@@ -47,6 +50,9 @@ struct config {
 	unsigned int ports;    /* bit i: the port for fd i exists ("port" records) */
 	const char *root_disk; /* "root_disk": switch to the filesystem on it, or NULL */
 	const char *root_fstype, *root_options;
+	/* Given by a record (the API), so /.krun_config.json does not override. */
+	bool workdir_set, uid_set, gid_set, hostname_set;
+	bool terminal; /* the OCI process.terminal */
 };
 
 /* Number of variables env_add_defaults() may append to envp. */
@@ -66,8 +72,14 @@ void say_to(int fd);
 
 /* config.c */
 int config_load(const char *path, struct config *cfg);
+int config_finish(struct config *cfg, const char *path);
+int rlimit_resource(const char *name, size_t len);
 void env_add_defaults(struct config *cfg, bool terminal);
 const char *env_lookup(char *const envp[], const char *name);
+
+/* oci_config.c */
+int oci_config_load(const char *path, struct config *cfg);
+int oci_config_apply(struct config *cfg, const char *path, char *text, size_t len);
 
 /* mounts.c */
 void mount_dev(void);

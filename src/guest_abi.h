@@ -11,6 +11,8 @@
  * order. Unknown keys are ignored, so either side can grow.
  *
  *   exec=PATH          program to run (inside the guest's root)
+ *   default_exec=PATH  program to run when neither exec nor the OCI config
+ *                      below names one
  *   arg=VALUE          argv[1], argv[2]... (argv[0] is the exec path)
  *   env=NAME=VALUE     the workload's environment, exactly
  *   workdir=PATH       working directory (default /)
@@ -26,6 +28,12 @@
  *                      the workload's stdio or for shutdown requests: the
  *                      guest names ports asynchronously, so init waits for
  *                      each one to appear in /sys/class/virtio-ports
+ *
+ * Then init reads KRUN_OCI_CONFIG_PATH if the root has it: the container's
+ * config (an OCI config.json as crun writes it, or an image config), for what
+ * the records leave open: argv, environment (added to the records', HOME and
+ * TERM replaced), working directory, uid/gid, rlimits, hostname. See
+ * init/oci_config.c.
  *
  * Shutdown requests: any byte arriving on the KRUN_PORT_SHUTDOWN port asks
  * init to end the workload: SIGTERM to every process, SIGKILL after
@@ -50,6 +58,7 @@
 
 #define KRUN_EXIT_STATUS_PORT 0x501
 #define KRUN_CONFIG_PATH      "/.krun_config"
+#define KRUN_OCI_CONFIG_PATH  "/.krun_config.json" /* in the guest's root, if any */
 #define KRUN_INIT_PATH	      "/init.krun"
 
 /* Names of the virtio-console ports that carry non-terminal stdio. */

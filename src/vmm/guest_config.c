@@ -53,8 +53,15 @@ uint8_t *guest_config_build(const struct vm_config *cfg, const char *const ports
 {
 	struct blob b = {0};
 
-	put(&b, "exec", cfg->exec_path ? cfg->exec_path : "/bin/sh");
-	put_all(&b, "arg", cfg->argv);
+	/*
+	 * Without krun_set_exec(), the guest's /.krun_config.json may name the
+	 * program (newer crun relies on it); /bin/sh runs if it does not.
+	 */
+	if (cfg->exec_path) {
+		put(&b, "exec", cfg->exec_path);
+		put_all(&b, "arg", cfg->argv);
+	}
+	put(&b, "default_exec", "/bin/sh");
 	put_all(&b, "env", cfg->envp);
 	if (cfg->workdir)
 		put(&b, "workdir", cfg->workdir);

@@ -171,6 +171,45 @@ done
 check "/dev/fd and /dev/std* links" sh -c "grep -c -- '-> /proc/self/fd' '$work/out' | grep -qx 4"
 check "devpts is a new instance with ptmxmode=0666" grep -q "devpts.*ptmxmode=666" "$work/out"
 
+# --- /.krun_config.json (init/oci_config.c) ---
+# json NAME JSON RECORD...: boot with these records and this file.
+json() {
+	name=$1
+	printf '%s' "$2" >"$work/config.json"
+	shift 2
+	sh "$here/krun-config.sh" --json "$work/config.json" --cpio "$work/config.cpio" "$@" || {
+		fail "$name: cannot make the config"
+		return
+	}
+	cat "$work/config.cpio" "$base" >"$work/initrd"
+	run "$name" "$work/initrd"
+}
+json "oci config alone" '{"ociVersion":"1.0.2","process":{"terminal":false,
+ "user":{"uid":1000,"gid":1000},"args":["sh","-c","echo \"x=$X\"; pwd; id -u; id -g; ulimit -n; hostname; echo \"home=$HOME\""],
+ "env":["PATH=/bin","X=only in the file"],"cwd":"/work",
+ "rlimits":[{"type":"RLIMIT_NOFILE","hard":123,"soft":100}]},"hostname":"ctr",
+ "hooks":{"prestart":[{"path":"/bin/false","args":["hook"],"env":["X=hook"]}]}}' default_exec=/bin/false
+got=$(tr '\n' ' ' <"$work/out")
+check "config.json alone: args, env, cwd, uid/gid, rlimit, hostname" \
+	[ "$status.$got" = "0.x=only in the file /work 1000 1000 100 ctr home=/home/user " ]
+json "records win" '{"process":{"args":["/bin/false"],"env":["X=file","HOME=/file","Y=file"],"cwd":"/",
+ "user":{"uid":1000,"gid":1000}}}' exec=/bin/sh arg=-c 'arg=echo "$X $Y $HOME"; pwd; id -u' \
+	env=X=api env=HOME=/api workdir=/work uid=0
+got=$(tr '\n' ' ' <"$work/out")
+check "krun_set_exec/env/workdir/setuid win; the file adds Y and replaces HOME" \
+	[ "$status.$got" = "0.api file /file /work 0 " ]
+json "image config" '{"config":{"Entrypoint":["/bin/echo","entry"],"Cmd":["cmd"],"WorkingDir":"","Env":null}}' \
+	default_exec=/bin/false
+check "an image config: Entrypoint + Cmd" [ "$out" = "entry cmd" ]
+json "malformed" '{"process": {"args": ["sh",]}}' default_exec=/bin/false
+check "malformed config.json: status 125, where and why" \
+	sh -c "[ $status -eq 125 ] && grep -q '/.krun_config.json:1:28: invalid JSON' '$work/out'"
+json "wrong type" '{"process": {"user": {"uid": -1}}}' default_exec=/bin/false
+check "uid -1 in config.json: status 125 and a message" \
+	sh -c "[ $status -eq 125 ] && grep -q 'uid.* must be an id' '$work/out'"
+guest "default program" default_exec=/bin/echo
+check "no exec record and no file: the default program" [ "$status" -eq 0 ]
+
 # --- config robustness ---
 run "no config" "$base"
 check "missing config: status 125 and a message" \

@@ -4,14 +4,17 @@
 # byte. With --cpio, OUT is instead a newc cpio archive holding that file as
 # /.krun_config, to put before an initramfs (the kernel unpacks a sequence
 # of archives). --no-last-nul leaves the last record unterminated, to test
-# init's parser. POSIX sh: runs under busybox in the KVM test host.
+# init's parser. --json FILE (with --cpio) adds FILE as /.krun_config.json.
+# POSIX sh: runs under busybox in the KVM test host.
 set -e
 cpio=0
 last_nul=1
+json=
 while :; do
 	case "$1" in
 	--cpio) cpio=1 ;;
 	--no-last-nul) last_nul=0 ;;
+	--json) json=$2; shift ;;
 	*) break ;;
 	esac
 	shift
@@ -60,6 +63,12 @@ size=$(wc -c <"$data")
 	entry .krun_config $((0100400)) "$size"
 	cat "$data"
 	pad "$size"
+	if [ -n "$json" ]; then
+		jsize=$(wc -c <"$json")
+		entry .krun_config.json $((0100644)) "$jsize"
+		cat "$json"
+		pad "$jsize"
+	fi
 	entry TRAILER!!! 0 0
 } >"$out"
 rm -f "$data"
