@@ -39,7 +39,8 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(wildcard tests/unit/
 GUEST_PROGS := $(B)/tests/guest/hello-init $(B)/tests/guest/krun-probe $(B)/tests/guest/krun-stress \
 	$(B)/tests/guest/exit-ioctl $(B)/tests/guest/vsock-io
 TEST_SCRIPTS := $(addprefix $(B)/tests/,guest-tests.sh chroot-tests.sh api-tests.sh testlib.sh hardening-tests.sh \
-	examples-tests.sh manifest.sh exit-tests.sh vsock-tests.sh blk-tests.sh) \
+	examples-tests.sh manifest.sh exit-tests.sh vsock-tests.sh blk-tests.sh container-tests.sh \
+	container-tests.needs) \
 	$(B)/tests/init/init-tests.sh $(B)/tests/init/krun-config.sh
 INIT_TEST_CPIO := $(B)/tests/init/base.cpio
 TEST_INITRAMFS := $(B)/tests/guest/hello.cpio.gz
@@ -148,6 +149,20 @@ $(API_CLIENT): tests/integration/api-client.c $(B)/$(SONAME)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< -L$(B) -lkrun -lpthread -Wl,-rpath,'$$ORIGIN/..'
 
+# A client that calls the library as newer crun does (container-tests.sh):
+# dlopen, like crun, so it is not linked with -lkrun.
+OCI_CLIENT := $(B)/tests/krun-oci-client
+$(OCI_CLIENT): tests/integration/oci-client.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $< -ldl
+
+# Debian's crun, built with --with-libkrun against include/libkrun.h and
+# cached outside the tree by its package version (the first build takes
+# a few minutes).
+CRUN := $(B)/crun/crun
+$(CRUN): scripts/build-crun.sh
+	scripts/build-crun.sh $(B)/crun
+
 $(TEST_INITRAMFS): $(GUEST_PROGS) tests/integration/mkinitramfs.sh
 	tests/integration/mkinitramfs.sh $@ $(B)/tests/guest/hello-init
 
@@ -182,6 +197,11 @@ $(B)/tests/%.sh: tests/integration/%.sh
 	@mkdir -p $(dir $@)
 	cp $< $@
 
+# Host files a guest test needs in the KVM test host (run-all.sh passes them).
+$(B)/tests/%.needs: tests/integration/%.needs
+	@mkdir -p $(dir $@)
+	cp $< $@
+
 # The init's own tests boot it from an initramfs with busybox.
 $(INIT_TEST_CPIO): $(INIT) tests/integration/init/mkinitramfs.sh
 	@mkdir -p $(dir $@)
@@ -211,7 +231,7 @@ $(B)/bench/tslines: bench/tslines.c
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $<
 
 tests: all examples rootfs $(B)/bench/tslines $(B)/bench/blkbench $(BLK_TEST_TOOLS) $(UNIT_TESTS) $(GUEST_PROGS) $(API_CLIENT) $(VSOCK_PEER) \
-	$(TEST_INITRAMFS) $(TEST_SCRIPTS) \
+	$(TEST_INITRAMFS) $(TEST_SCRIPTS) $(OCI_CLIENT) $(CRUN) \
 	$(INIT_TEST_CPIO) $(KERNEL_TEST_FILES) $(NOIOPERM_KERNEL)
 
 # The example clients, built against an installed copy with pkg-config, as

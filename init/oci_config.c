@@ -432,7 +432,11 @@ int oci_config_load(const char *path, struct config *cfg)
 	if (err == -ENOENT)
 		return 0;
 	if (err) {
-		say("cannot read %s: %s", path, strerror(-err));
+		/* The host side answers as the VMM's user, not as root in the guest. */
+		say("cannot read %s: %s%s", path, strerror(-err),
+		    err == -EACCES ? " (the VMM process may not: an OCI runtime that runs it as a "
+				     "non-root process.user must leave it CAP_DAC_OVERRIDE)"
+				   : "");
 		return -1;
 	}
 	if (oci_config_apply(cfg, path, text, len) < 0) {

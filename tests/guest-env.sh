@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
-# guest-env.sh COMMAND...: run a guest-booting test command where a standard
-# guest can boot: on this host when /dev/kvm has VMX/SVM behind it, otherwise
-# inside the KVM test host (QEMU TCG with nested SVM). Never skips silently.
+# guest-env.sh [--copy PATH]... COMMAND...: run a guest-booting test command
+# where a standard guest can boot: on this host when /dev/kvm has VMX/SVM
+# behind it, otherwise inside the KVM test host (QEMU TCG with nested SVM),
+# with the host files PATH copied in (they are where they are on this host).
+# Never skips silently.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+copies=()
+while [ "${1:-}" = --copy ]; do
+	copies+=(--copy "$2")
+	shift 2
+done
 
 if [ -w /dev/kvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo; then
 	echo "guest tests: running directly on this host (/dev/kvm with hardware virtualization)"
@@ -27,7 +34,7 @@ export KVMHOST_TIMEOUT=${KVMHOST_TIMEOUT:-1200}
 export KVMHOST_IDLE_TIMEOUT=${KVMHOST_IDLE_TIMEOUT:-180}
 for attempt in 1 2 3; do
 	status=0
-	"$here/kvm-host/run.sh" "$@" || status=$?
+	"$here/kvm-host/run.sh" "${copies[@]}" -- "$@" || status=$?
 	[ $status -eq 124 ] || [ $status -eq 125 ] || exit $status
 	echo "guest tests: WARNING: the KVM test host failed (status $status) on run $attempt of 3" >&2
 done

@@ -37,8 +37,16 @@ section "guest-booting tests"
 # reopens a redirected stderr and truncates it.)
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-for t in guest-tests chroot-tests api-tests exit-tests examples-tests hardening-tests vsock-tests init/init-tests blk-tests; do
-	"$here/guest-env.sh" sh "$build/tests/$t.sh" "$build" 2>&1 | tee "$log"
+for t in guest-tests chroot-tests api-tests exit-tests examples-tests hardening-tests vsock-tests init/init-tests \
+	blk-tests container-tests; do
+	# A test's host files for the test host: BUILD/tests/NAME.needs, one path a line.
+	needs=()
+	if [ -f "$build/tests/$t.needs" ]; then
+		while read -r path; do
+			[ -z "$path" ] || [ "${path#\#}" != "$path" ] || needs+=(--copy "$path")
+		done <"$build/tests/$t.needs"
+	fi
+	"$here/guest-env.sh" "${needs[@]}" sh "$build/tests/$t.sh" "$build" 2>&1 | tee "$log"
 	rc=$? # pipefail: the status of guest-env.sh
 	out=$(cat "$log")
 	before=$failed

@@ -255,6 +255,13 @@ KRUN_EXPORT int32_t krun_start_enter(uint32_t ctx_id)
 		ret = vm_config_scratch_root(&cfg);
 	if (!ret)
 		ret = check_supported(&cfg);
+	/*
+	 * A workload under our init always gets the shutdown channel, so that
+	 * SIGTERM to this process (an OCI runtime stopping its container)
+	 * reaches the workload (vmm/shutdown.c).
+	 */
+	if (!ret && cfg.root_path && !cfg.no_implicit_init)
+		ret = MIN(vm_config_shutdown_eventfd(&cfg), 0);
 	if (!ret)
 		ret = vm_run(&cfg);
 	if (ret < 0) {

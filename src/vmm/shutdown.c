@@ -4,13 +4,21 @@
  * guest learns of the request through a virtio-console port that only init
  * reads (see guest_abi.h); a timer makes sure the VM stops even when no
  * init of ours listens (a plain kernel + initramfs, or a custom init).
+ *
+ * SIGTERM to the VMM process is the same request: that is how an OCI
+ * runtime stops a container (`crun kill`, `podman stop`), whose process is
+ * the VMM. init passes SIGTERM on to the workload, so its exit status is
+ * the container's. SIGKILL still ends the VMM at once, guest and all.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include "devices/virtio/console.h"
@@ -26,6 +34,8 @@ struct shutdown_channel {
 	bool requested;
 	struct event_source request;
 	struct event_source deadline;
+	struct sigaction callers_sigterm; /* given back if the VM fails to start */
+	bool sigterm_taken;
 };
 
 static void request_received(struct event_source *src, uint32_t events)
@@ -58,11 +68,49 @@ static void deadline_passed(struct event_source *src, uint32_t events)
 	vm_stop(ch->vm, VM_STOP_SHUTDOWN, VM_STATUS_SHUTDOWN);
 }
 
+static int sigterm_efd = -1;
+
+/* Async-signal-safe: one write to the eventfd, handled by the event loop. */
+static void sigterm_received(int sig)
+{
+	uint64_t one = 1;
+	int saved = errno;
+
+	(void)sig;
+	if (write(sigterm_efd, &one, sizeof(one)) < 0) {
+		/* The counter is saturated: a request is pending anyway. */
+	}
+	errno = saved;
+}
+
+/*
+ * Every thread of the VMM but this one blocks all signals, so the handler
+ * runs here and interrupts at most the event loop's epoll_wait (retried).
+ * It replaces the console's restore-and-die handler: the terminal is
+ * restored at exit. A VM that fails to start gives the caller's back.
+ */
+static int forward_sigterm(struct shutdown_channel *ch, int efd)
+{
+	struct sigaction sa = {.sa_handler = sigterm_received, .sa_flags = SA_RESTART};
+	sigset_t term;
+
+	sigterm_efd = efd;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGTERM, &sa, &ch->callers_sigterm) < 0)
+		return -errno;
+	ch->sigterm_taken = true;
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	return pthread_sigmask(SIG_UNBLOCK, &term, NULL) ? -EINVAL : 0;
+}
+
 /* A VM that never ran: the pipe, the timer and the channel go (the console goes on its own). */
 static void channel_release(void *arg)
 {
 	struct shutdown_channel *ch = arg;
 
+	if (ch->sigterm_taken)
+		sigaction(SIGTERM, &ch->callers_sigterm, NULL);
 	close(ch->port_fd);
 	close(ch->port_read_fd);
 	close(ch->deadline.fd);
@@ -103,6 +151,8 @@ int shutdown_channel_create(struct vm *vm, int efd)
 		ret = event_loop_add(&vm->loop, &ch->request, EPOLLIN);
 	if (!ret)
 		ret = event_loop_add(&vm->loop, &ch->deadline, EPOLLIN);
+	if (!ret)
+		ret = forward_sigterm(ch, efd);
 	if (ret)
 		pr_err("shutdown request channel: %s", strerror(-ret));
 	return ret;
