@@ -267,6 +267,20 @@ EOF
 		sh -c "[ $status -eq 5 ] && grep -qx 'hello from podman Z=from-podman' '$work/out'"
 	podman --runtime "$krun" ps -a >"$work/ps" 2>&1
 	check "podman run --rm: no container left" sh -c "! grep -q krun-busybox '$work/ps'"
+	# podman stop: SIGTERM through conmon and crun to the VMM, then the workload.
+	id=$(podman --runtime "$krun" run -d --network none localhost/krun-busybox \
+		sh -c 'trap "exit 9" TERM; echo up; while :; do sleep 1; done' 2>"$work/err")
+	n=0
+	until podman logs "$id" 2>/dev/null | grep -q up || [ $n -gt $((TIMEOUT * 2)) ]; do
+		n=$((n + 1))
+		sleep 0.5
+	done
+	podman stop -t 60 "$id" >/dev/null 2>>"$work/err"
+	status=$(podman inspect -f '{{.State.ExitCode}}' "$id" 2>>"$work/err")
+	echo "     podman stop: exit code $status"
+	check "podman stop reaches the workload's SIGTERM trap; its status is the container's" \
+		[ "$status" = 9 ]
+	podman rm -f "$id" >/dev/null 2>&1
 else
 	fail "podman and conmon are needed (scripts/deps.sh installs them)"
 fi
