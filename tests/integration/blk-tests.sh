@@ -191,6 +191,9 @@ check "root disk on qcow2: boots, writes; qemu-img check clean" \
 # allocations, new L2 tables and refcount blocks all the time); the image must
 # check clean but for leaks, and every write the guest saw flushed must be there.
 "$qemu_img" create -q -f qcow2 -o cluster_size=4096 "$work/img/crash.qcow2" 256M
+# The output file exists before the background job opens it: the wait loop's
+# first grep must not find it missing ("bad number" ended the wait at once).
+: >"$work/crash.out"
 "$chroot" --disk "crash:$work/img/crash.qcow2:qcow2" "$root" /bin/sh -c '
 	(while :; do dd if=/dev/urandom of=/dev/vda bs=65536 count=4 seek=$((RANDOM % 1500 + 2000)) oflag=direct 2>/dev/null; done) &
 	(while :; do dd if=/dev/urandom of=/dev/vda bs=4096 count=8 seek=$((RANDOM % 20000 + 40000)) 2>/dev/null; done) &
