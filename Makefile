@@ -37,13 +37,14 @@ TOOLS := $(B)/krun-boot $(B)/krun-chroot
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(wildcard tests/unit/test_*.c))
 GUEST_PROGS := $(B)/tests/guest/hello-init $(B)/tests/guest/krun-probe $(B)/tests/guest/krun-stress \
-	$(B)/tests/guest/exit-ioctl $(B)/tests/guest/vsock-io
+	$(B)/tests/guest/exit-ioctl $(B)/tests/guest/vsock-io $(B)/tests/guest/devprobe
 TEST_SCRIPTS := $(addprefix $(B)/tests/,guest-tests.sh chroot-tests.sh api-tests.sh testlib.sh hardening-tests.sh \
 	examples-tests.sh manifest.sh exit-tests.sh vsock-tests.sh blk-tests.sh container-tests.sh \
-	container-tests.needs) \
+	container-tests.needs balloon-tests.sh) \
 	$(B)/tests/init/init-tests.sh $(B)/tests/init/krun-config.sh
 INIT_TEST_CPIO := $(B)/tests/init/base.cpio
 TEST_INITRAMFS := $(B)/tests/guest/hello.cpio.gz
+DEVPROBE_INITRAMFS := $(B)/tests/guest/devprobe.cpio.gz
 KERNEL_TEST_DIR := $(B)/tests/kernel
 KERNEL_TEST_FILES := $(addprefix $(KERNEL_TEST_DIR)/,vmlinux.gz bzImage.bz2 vmlinux.zst bzImage.zboot)
 NOIOPERM_KERNEL := $(B)/krunfw-noioperm/vmlinux
@@ -166,6 +167,9 @@ $(CRUN): scripts/build-crun.sh
 $(TEST_INITRAMFS): $(GUEST_PROGS) tests/integration/mkinitramfs.sh
 	tests/integration/mkinitramfs.sh $@ $(B)/tests/guest/hello-init
 
+$(DEVPROBE_INITRAMFS): $(B)/tests/guest/devprobe tests/integration/mkinitramfs.sh
+	tests/integration/mkinitramfs.sh $@ $(B)/tests/guest/devprobe
+
 # The test kernel in krun_set_kernel()'s compressed formats, with a vmlinux
 # or a bzImage inside. The kernel comes from the (phony) krunfw target, so it
 # is ordered first; $(wildcard) adds it as a prerequisite once it exists.
@@ -231,7 +235,7 @@ $(B)/bench/tslines: bench/tslines.c
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $<
 
 tests: all examples rootfs $(B)/bench/tslines $(B)/bench/blkbench $(BLK_TEST_TOOLS) $(UNIT_TESTS) $(GUEST_PROGS) $(API_CLIENT) $(VSOCK_PEER) \
-	$(TEST_INITRAMFS) $(TEST_SCRIPTS) $(OCI_CLIENT) $(CRUN) \
+	$(TEST_INITRAMFS) $(DEVPROBE_INITRAMFS) $(TEST_SCRIPTS) $(OCI_CLIENT) $(CRUN) \
 	$(INIT_TEST_CPIO) $(KERNEL_TEST_FILES) $(NOIOPERM_KERNEL)
 
 # The example clients, built against an installed copy with pkg-config, as

@@ -2,9 +2,10 @@
 /*
  * The order devices are created in, which is also the order the guest finds
  * its virtio devices: the consoles come before the shares because init's
- * instructions (on the root share) name the stdio ports they made. vsock
- * comes next: every VM has it, and the other devices keep their places. The
- * disks come last, in the order they were added (vda, vdb, ...).
+ * instructions (on the root share) name the stdio ports they made. vsock,
+ * the entropy source and the balloon come next: every VM has them, and the
+ * other devices keep their places. The disks come last, in the order they
+ * were added (vda, vdb, ...).
  */
 #include <stddef.h>
 
@@ -15,6 +16,8 @@ const struct device_builder *const device_builders[] = {
     &consoles_builder,
     &fs_shares_builder,
     &vsock_builder,
+    &rng_builder,     /* implicit */
+    &balloon_builder, /* implicit */
     &disks_builder,
     NULL,
 };

@@ -23,6 +23,8 @@ extern const struct device_builder legacy_devices_builder; /* arch: UARTs, i8042
 extern const struct device_builder consoles_builder;	   /* virtio consoles, shutdown */
 extern const struct device_builder fs_shares_builder;	   /* root share with init, others */
 extern const struct device_builder vsock_builder;	   /* virtio-vsock, unless disabled */
+extern const struct device_builder rng_builder;		   /* virtio-rng, always */
+extern const struct device_builder balloon_builder;	   /* virtio-balloon, always */
 extern const struct device_builder disks_builder;	   /* virtio-blk, one per disk */
 
 #endif

@@ -23,7 +23,13 @@ int guest_mem_init(struct guest_mem *mem, uint64_t ram_size)
 		       (unsigned long long)(ram_size >> 20), strerror(err));
 		return -err;
 	}
-	madvise(map, ram_size, MADV_MERGEABLE);
+	/*
+	 * Never MADV_MERGEABLE: KSM merging and unmerging timings let one VM
+	 * learn what another holds. A core dump of the VMM holds no guest
+	 * memory.
+	 */
+	if (madvise(map, ram_size, MADV_DONTDUMP) < 0)
+		pr_debug("guest memory: MADV_DONTDUMP: %s", strerror(errno));
 
 	mem->mapping = map;
 	mem->ram_size = ram_size;

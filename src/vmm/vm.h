@@ -65,6 +65,7 @@ struct vm {
 
 	struct event_loop loop;
 	uint64_t kernel_entry;
+	uint64_t kernel_start, kernel_end; /* the image as loaded, guest physical */
 	struct virtio_device *virtio[VM_MAX_VIRTIO];
 	unsigned int nvirtio;
 	char device_cmdline[1024]; /* virtio_mmio.device=... for each device */

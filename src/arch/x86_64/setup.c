@@ -88,6 +88,15 @@ static uint64_t kernel_end(const struct kernel_image *img)
 	return end;
 }
 
+static uint64_t kernel_start(const struct kernel_image *img)
+{
+	uint64_t start = UINT64_MAX;
+
+	for (unsigned int i = 0; i < img->nsegs; i++)
+		start = MIN(start, img->segs[i].paddr);
+	return img->nsegs ? start : 0;
+}
+
 static int load_initrd(struct vm *vm, const struct kernel_image *img, struct boot_info *info)
 {
 	uint64_t max_addr = INITRD_MAX_ADDR;
@@ -171,5 +180,10 @@ int arch_load_guest(struct vm *vm)
 	if (!ret)
 		ret = x86_setup_smbios(&vm->mem, (const char *const *)vm->cfg->oem_strings);
 	vm->kernel_entry = img.entry;
+	/* A bzImage moves itself while unpacking: only a flat image stays where it was put. */
+	if (!img.is_bzimage) {
+		vm->kernel_start = kernel_start(&img);
+		vm->kernel_end = kernel_end(&img);
+	}
 	return ret;
 }

@@ -105,8 +105,12 @@ static bool read_desc(const struct virtq_desc *table, uint32_t n, uint32_t i,
 	return true;
 }
 
-static int add_buffer(struct virtq *vq, struct virtq_chain *c, const struct virtq_desc *d)
+/* Where a walk puts each descriptor: mapped (struct virtq_chain) or raw. */
+typedef int (*desc_sink)(struct virtq *vq, void *out, const struct virtq_desc *d);
+
+static int add_buffer(struct virtq *vq, void *out, const struct virtq_desc *d)
 {
+	struct virtq_chain *c = out;
 	void *host;
 
 	if (c->nreadable + c->nwritable >= VIRTQ_MAX_CHAIN)
@@ -127,7 +131,22 @@ static int add_buffer(struct virtq *vq, struct virtq_chain *c, const struct virt
 	return 0;
 }
 
-static int walk_indirect(struct virtq *vq, struct virtq_chain *c, const struct virtq_desc *d)
+/* The descriptor as the driver wrote it: its address is for the device to judge. */
+static int add_raw(struct virtq *vq, void *out, const struct virtq_desc *d)
+{
+	struct virtq_raw_chain *c = out;
+
+	if (c->ndesc >= VIRTQ_MAX_CHAIN)
+		return mark_broken(vq, "descriptor chain too long");
+	c->desc[c->ndesc].addr = d->addr;
+	c->desc[c->ndesc].len = d->len;
+	c->desc[c->ndesc].flags = d->flags & VIRTQ_DESC_F_WRITE;
+	c->desc[c->ndesc].next = 0;
+	c->ndesc++;
+	return 0;
+}
+
+static int walk_indirect(struct virtq *vq, void *out, desc_sink add, const struct virtq_desc *d)
 {
 	const struct virtq_desc *table;
 	struct virtq_desc id;
@@ -144,7 +163,7 @@ static int walk_indirect(struct virtq *vq, struct virtq_chain *c, const struct v
 			return mark_broken(vq, "bad or looping indirect chain");
 		if (id.flags & VIRTQ_DESC_F_INDIRECT)
 			return mark_broken(vq, "nested indirect descriptor");
-		if (add_buffer(vq, c, &id) < 0)
+		if (add(vq, out, &id) < 0)
 			return -EINVAL;
 		if (!(id.flags & VIRTQ_DESC_F_NEXT))
 			return 0;
@@ -152,11 +171,10 @@ static int walk_indirect(struct virtq *vq, struct virtq_chain *c, const struct v
 	}
 }
 
-int virtq_pop(struct virtq *vq, struct virtq_chain *c)
+/* Take the next available head; 1, 0 (empty) or -EINVAL (broken). */
+static int next_head(struct virtq *vq, uint16_t *head)
 {
-	uint16_t avail_idx, head;
-	struct virtq_desc d;
-	uint32_t i, steps = 0;
+	uint16_t avail_idx;
 
 	if (!vq->ready || vq->broken)
 		return 0;
@@ -169,12 +187,16 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *c)
 	if ((uint16_t)(avail_idx - vq->next_avail) > vq->size)
 		return mark_broken(vq, "available index ran ahead of the ring");
 
-	head = load16(&vq->avail[AVAIL_RING + vq->next_avail % vq->size]);
+	*head = load16(&vq->avail[AVAIL_RING + vq->next_avail % vq->size]);
 	vq->next_avail++;
-	c->head = head;
-	c->generation = vq->generation;
-	c->nreadable = c->nwritable = 0;
-	c->readable_len = c->writable_len = 0;
+	return 1;
+}
+
+/* Hand every descriptor of the chain at "head" to "add", indirect tables included. */
+static int walk_chain(struct virtq *vq, uint16_t head, void *out, desc_sink add)
+{
+	struct virtq_desc d;
+	uint32_t i, steps = 0;
 
 	for (i = head;;) {
 		if (!read_desc(vq->desc, vq->size, i, &d) || ++steps > vq->size)
@@ -183,14 +205,36 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *c)
 			/* An indirect descriptor stands alone in its chain. */
 			if (d.flags & VIRTQ_DESC_F_NEXT || steps > 1)
 				return mark_broken(vq, "indirect descriptor inside a chain");
-			return walk_indirect(vq, c, &d) < 0 ? -EINVAL : 1;
+			return walk_indirect(vq, out, add, &d) < 0 ? -EINVAL : 1;
 		}
-		if (add_buffer(vq, c, &d) < 0)
+		if (add(vq, out, &d) < 0)
 			return -EINVAL;
 		if (!(d.flags & VIRTQ_DESC_F_NEXT))
 			return 1;
 		i = d.next;
 	}
+}
+
+int virtq_pop(struct virtq *vq, struct virtq_chain *c)
+{
+	int ret = next_head(vq, &c->head);
+
+	if (ret != 1)
+		return ret;
+	c->generation = vq->generation;
+	c->nreadable = c->nwritable = 0;
+	c->readable_len = c->writable_len = 0;
+	return walk_chain(vq, c->head, c, add_buffer);
+}
+
+int virtq_pop_raw(struct virtq *vq, struct virtq_raw_chain *c)
+{
+	int ret = next_head(vq, &c->head);
+
+	if (ret != 1)
+		return ret;
+	c->ndesc = 0;
+	return walk_chain(vq, c->head, c, add_raw);
 }
 
 void virtq_unpop(struct virtq *vq, uint16_t n)

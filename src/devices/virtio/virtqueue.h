@@ -70,6 +70,17 @@ struct virtq_chain {
 	uint64_t readable_len, writable_len;
 };
 
+/*
+ * A descriptor chain as the driver wrote it, for devices whose buffers are
+ * guest addresses to act on rather than data (the balloon's page ranges):
+ * addr and len are unchecked, flags keep only VIRTQ_DESC_F_WRITE.
+ */
+struct virtq_raw_chain {
+	uint16_t head;
+	unsigned int ndesc;
+	struct virtq_desc desc[VIRTQ_MAX_CHAIN];
+};
+
 /* Check the rings' addresses and map them; false leaves the queue unusable. */
 bool virtq_activate(struct virtq *vq, const struct guest_mem *mem);
 void virtq_reset(struct virtq *vq);
@@ -80,6 +91,9 @@ void virtq_reset(struct virtq *vq);
  * is then marked broken).
  */
 int virtq_pop(struct virtq *vq, struct virtq_chain *chain);
+
+/* The same, leaving the buffers unmapped: the caller validates each one. */
+int virtq_pop_raw(struct virtq *vq, struct virtq_raw_chain *chain);
 
 /*
  * Give back the last n chains virtq_pop() took and nothing pushed: the next
