@@ -6,7 +6,7 @@
 #                        the KVM test host (tests/kvm-host/run.sh)
 #   make check-asan      unit and API tests under ASan + UBSan
 #   make install PREFIX=/usr/local DESTDIR=
-#   make bench           boot, virtio-fs and virtio-blk benchmarks against QEMU -M microvm
+#   make bench           boot, virtio-fs, virtio-blk and memory given back, against QEMU -M microvm
 
 VERSION_MAJOR := 1
 VERSION       := 1.0.0
@@ -37,7 +37,8 @@ TOOLS := $(B)/krun-boot $(B)/krun-chroot
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(wildcard tests/unit/test_*.c))
 GUEST_PROGS := $(B)/tests/guest/hello-init $(B)/tests/guest/krun-probe $(B)/tests/guest/krun-stress \
-	$(B)/tests/guest/exit-ioctl $(B)/tests/guest/vsock-io $(B)/tests/guest/devprobe
+	$(B)/tests/guest/exit-ioctl $(B)/tests/guest/vsock-io $(B)/tests/guest/devprobe \
+	$(B)/tests/guest/balloon-hostile
 TEST_SCRIPTS := $(addprefix $(B)/tests/,guest-tests.sh chroot-tests.sh api-tests.sh testlib.sh hardening-tests.sh \
 	examples-tests.sh manifest.sh exit-tests.sh vsock-tests.sh blk-tests.sh container-tests.sh \
 	container-tests.needs balloon-tests.sh) \
@@ -143,6 +144,15 @@ VSOCK_PEER := $(B)/tests/vsock-peer
 $(VSOCK_PEER): tests/integration/vsock-peer.c tests/integration/vsock-pattern.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $<
+
+# A bare-metal guest, loaded like a vmlinux, that drives the balloon as a
+# hostile driver would (balloon-tests.sh): no libc, no SSE, linked at 2 MiB.
+$(B)/tests/guest/balloon-hostile: tests/integration/guest/balloon-hostile.c src/guest_abi.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(WARN) -O2 -Isrc -ffreestanding -nostdlib -static -fno-pic -no-pie \
+		-mno-red-zone -mgeneral-regs-only -fno-stack-protector -fno-asynchronous-unwind-tables \
+		-Wl,-e,_start -Wl,-Ttext-segment=0x200000 -Wl,-z,max-page-size=4096 \
+		-Wl,--build-id=none -Wl,-z,noexecstack -o $@ $<
 
 # A client of the public API with one option per call (api-tests.sh).
 API_CLIENT := $(B)/tests/krun-api-client
@@ -327,6 +337,7 @@ bench: tests
 	bench/fs.sh $(B)
 	bench/vsock.sh $(B)
 	bench/blk.sh $(B)
+	bench/balloon.sh $(B)
 
 clean:
 	rm -rf $(B) $(B)-asan

@@ -11,6 +11,14 @@
  * the calling process into the VMM and never returns on success: when the
  * guest workload ends, the process exits with the workload's exit status.
  *
+ * Every VM also has, without being asked, as with upstream libkrun: a
+ * virtio-rng (the guest's /dev/hwrng, filled from the host's getrandom())
+ * and a virtio-balloon with free page reporting, which hands the memory the
+ * guest frees back to the host within seconds (plus inflate/deflate with
+ * DEFLATE_ON_OOM, and memory statistics in the log at debug level). Guest
+ * memory is never offered to KSM and is left out of the process's core
+ * dumps.
+ *
  * Conventions:
  *  - Every int32_t-returning call returns 0 (or a documented non-negative
  *    value) on success and a negative errno value on failure. Nothing here

@@ -6,6 +6,7 @@
 #    switched off (KRUN_TEST_BALLOON=no-reporting) it does not fall: the
 #    device is what gives the memory back.
 #  - virtio-rng: /dev/hwrng yields 1 MiB; two VMs get different bytes.
+#  - a hostile balloon driver: refused ranges, logged once, the VM runs on.
 # POSIX sh: it runs under busybox inside the KVM test host.
 build=$1
 boot="$build/krun-boot"
@@ -71,6 +72,24 @@ KRUN_TEST_BALLOON=no-reporting balloon_run "reporting off"
 check "reporting off: RSS rose by about 300 MiB" [ $((peak - base)) -ge 280 ]
 check "reporting off: RSS did not fall (the balloon is what gives memory back)" \
 	[ $((peak - low)) -lt 50 ]
+
+# A hostile driver (a bare-metal guest: tests/integration/guest/balloon-hostile.c)
+# reports ranges outside RAM, of zero length, across both edges of the MMIO
+# hole (4 GiB of RAM: the hole is inside it), over its own image, unaligned:
+# each refused, each kind logged once, the good pages around them given
+# back, and the VM runs on to report its own checks.
+run_timed "hostile balloon driver" "$boot" --memory 4096 \
+	--kernel "$build/tests/guest/balloon-hostile" --kernel-format elf "$initrd"
+sed -n 's/^balloon-hostile: /     guest: /p' "$work/out"
+check "hostile: the guest's checks all pass and it reports status 0" \
+	sh -c "[ $status -eq 0 ] && grep -q 'all checks passed' '$work/out'"
+once() { [ "$(grep -c "refused.*$1" "$work/err")" -eq 1 ]; }
+check "hostile: outside RAM / across the hole: refused, logged once" \
+	once "outside guest RAM or across the MMIO hole"
+check "hostile: zero length: refused, logged once" once "zero length"
+check "hostile: over the kernel image: refused, logged once" once "overlaps the kernel"
+check "hostile: not whole pages: refused, logged once" once "not whole 4 KiB pages"
+grep "refused" "$work/err" | sed 's/^/     /'
 
 hwrng_run() { # LABEL: sets $line, the guest's hwrng line
 	run_timed "$1" "$boot" --append "krun_test_mode=hwrng" "$initrd"
