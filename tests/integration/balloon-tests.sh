@@ -5,6 +5,7 @@
 #    300 MiB, then falls back by >= 250 MiB within 10 s. With reporting
 #    switched off (KRUN_TEST_BALLOON=no-reporting) it does not fall: the
 #    device is what gives the memory back.
+#  - a balloon target set by the host: the guest inflates to it.
 #  - virtio-rng: /dev/hwrng yields 1 MiB; two VMs get different bytes.
 #  - a hostile balloon driver: refused ranges, logged once, the VM runs on.
 # POSIX sh: it runs under busybox inside the KVM test host.
@@ -72,6 +73,24 @@ KRUN_TEST_BALLOON=no-reporting balloon_run "reporting off"
 check "reporting off: RSS rose by about 300 MiB" [ $((peak - base)) -ge 280 ]
 check "reporting off: RSS did not fall (the balloon is what gives memory back)" \
 	[ $((peak - low)) -lt 50 ]
+
+# A host-driven target (KRUN_TEST_BALLOON=target=MIB sets num_pages): the
+# guest inflates the balloon to it through the inflate queue, so its free
+# memory drops by as much, and it tells the device how far it got.
+meminfo_run() { # LABEL: sets $free (KiB)
+	run_timed "$1" "$boot" --log-level 4 --append "krun_test_mode=meminfo krun_test_hold=20" "$initrd"
+	free=$(sed -n 's/^meminfo: free=\([0-9]*\).*/\1/p' "$work/out" | tr -d '\r')
+	echo "     $1: MemFree ${free:-?} KiB"
+}
+meminfo_run "no target"
+free_before=${free:-0}
+check "stats: the guest's memory statistics reach the log at debug level" \
+	grep -q "virtio-balloon: guest memory: .*free-memory=[0-9]" "$work/err"
+KRUN_TEST_BALLOON=target=256 meminfo_run "target 256 MiB"
+check "target: the guest put 65536 pages in the balloon and said so" \
+	grep -q "the guest holds 65536 pages in the balloon (target 65536)" "$work/err"
+check "target: its free memory dropped by >= 240 MiB" \
+	[ $((free_before - ${free:-0})) -ge $((240 * 1024)) ]
 
 # A hostile driver (a bare-metal guest: tests/integration/guest/balloon-hostile.c)
 # reports ranges outside RAM, of zero length, across both edges of the MMIO

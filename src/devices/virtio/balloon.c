@@ -180,6 +180,7 @@ static void serve_queue(struct virtio_balloon *b, unsigned int index)
 	struct virtio_queue *q = &b->dev.queues[index];
 	enum balloon_role role = queue_role(b, index);
 	uint16_t used_before;
+	bool more;
 
 	if (role == ROLE_NONE)
 		return;
@@ -197,9 +198,11 @@ static void serve_queue(struct virtio_balloon *b, unsigned int index)
 	/* One interrupt for the batch. */
 	if (q->vq.next_used != used_before && virtq_needs_notify(&q->vq))
 		virtio_notify_used(&b->dev);
+	more = virtq_has_avail(&q->vq);
 	pthread_mutex_unlock(&q->lock);
 
-	if (virtq_has_avail(&q->vq)) {
+	/* Let the other event sources run, then come back for the rest. */
+	if (more) {
 		uint64_t one = 1;
 
 		if (write(q->kick_fd, &one, sizeof(one)) < 0)

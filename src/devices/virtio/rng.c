@@ -94,15 +94,15 @@ static void serve_requests(struct virtio_rng *rng)
 		}
 		virtq_push(&q->vq, rng->chain.head, (uint32_t)n);
 		served++;
-		more = served == RNG_BATCH;
 	}
 	/* One interrupt for the whole batch, if the driver wants one. */
 	if (served && virtq_needs_notify(&q->vq))
 		virtio_notify_used(&rng->dev);
+	more = served == RNG_BATCH && virtq_has_avail(&q->vq);
 	pthread_mutex_unlock(&q->lock);
 
 	/* Let the other event sources run, then come back for the rest. */
-	if (more && virtq_has_avail(&q->vq)) {
+	if (more) {
 		uint64_t one = 1;
 
 		if (write(q->kick_fd, &one, sizeof(one)) < 0)

@@ -10,6 +10,8 @@
  *   krun_test_mode=idle     idle krun_test_idle s, report status 0
  *   krun_test_mode=hwrng    read 1 MiB from /dev/hwrng and print its size,
  *                           a hash and a chi-square of the byte counts
+ *   krun_test_mode=meminfo  wait krun_test_hold s (5), print MemFree and
+ *                           MemTotal in KiB (a host balloon target shows)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +40,8 @@ static void open_console(void)
 	mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
 	mkdir("/sys", 0755);
 	mount("sysfs", "/sys", "sysfs", 0, NULL);
+	mkdir("/proc", 0755);
+	mount("proc", "/proc", "proc", 0, NULL);
 	fd = open("/dev/console", O_RDWR);
 	if (fd >= 0) {
 		dup2(fd, 0);
@@ -144,6 +148,27 @@ static int hwrng(void)
 	return 0;
 }
 
+static unsigned long meminfo_kib(const char *field)
+{
+	char line[128];
+	unsigned long v = 0;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, strlen(field)) && line[strlen(field)] == ':')
+			v = strtoul(line + strlen(field) + 1, NULL, 10);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+static int meminfo(void)
+{
+	sleep((unsigned int)env_num("krun_test_hold", 5));
+	say("meminfo: free=%lu total=%lu\n", meminfo_kib("MemFree"), meminfo_kib("MemTotal"));
+	return 0;
+}
+
 int main(void)
 {
 	const char *mode = getenv("krun_test_mode");
@@ -155,6 +180,8 @@ int main(void)
 		status = balloon();
 	else if (mode && !strcmp(mode, "hwrng"))
 		status = hwrng();
+	else if (mode && !strcmp(mode, "meminfo"))
+		status = meminfo();
 	else if (mode && !strcmp(mode, "idle")) {
 		sleep((unsigned int)env_num("krun_test_idle", 30));
 		status = 0;
