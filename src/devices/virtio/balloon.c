@@ -282,6 +282,17 @@ static void balloon_reset(struct virtio_device *dev)
 	pthread_mutex_unlock(&b->stats_lock);
 }
 
+/* A VM that never ran is freed (the transport's fds are closed already). */
+static void balloon_release(struct virtio_device *dev)
+{
+	struct virtio_balloon *b = dev->priv;
+
+	if (b->stats_timer.fd >= 0)
+		close(b->stats_timer.fd);
+	pthread_mutex_destroy(&b->stats_lock);
+	free(b);
+}
+
 static const struct virtio_device_ops balloon_ops = {
     .name = "balloon",
     .device_id = VIRTIO_ID_BALLOON,
@@ -289,6 +300,7 @@ static const struct virtio_device_ops balloon_ops = {
     .config_write = balloon_config_write,
     .activate = balloon_activate,
     .reset = balloon_reset,
+    .release = balloon_release,
 };
 
 /* KRUN_TEST_BALLOON: for the tests that prove the device is what gives memory back. */
@@ -327,11 +339,9 @@ static int watch_stats(struct virtio_balloon *b)
 	fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (timerfd_settime(fd, 0, &its, NULL) < 0) {
-		close(fd);
-		return -errno;
-	}
 	b->stats_timer = (struct event_source){fd, stats_due, b};
+	if (timerfd_settime(fd, 0, &its, NULL) < 0)
+		return -errno;
 	return event_loop_add(&b->dev.vm->loop, &b->stats_timer, EPOLLIN);
 }
 
@@ -345,6 +355,7 @@ static int create_balloon(struct vm *vm)
 	if (!b)
 		return -ENOMEM;
 	pthread_mutex_init(&b->stats_lock, NULL);
+	b->stats_timer.fd = -1;
 	b->dev.ops = &balloon_ops;
 	b->dev.priv = b;
 	b->dev.features = VIRTIO_BALLOON_F_STATS_VQ | VIRTIO_BALLOON_F_DEFLATE_ON_OOM |
@@ -363,10 +374,11 @@ static int create_balloon(struct vm *vm)
 	ret = virtio_mmio_add(vm, &b->dev);
 	if (ret < 0) {
 		pr_err("virtio-balloon: %s", strerror(-ret));
+		pthread_mutex_destroy(&b->stats_lock);
 		free(b);
 		return ret;
 	}
-	/* From here on the device is the VM's: it lives as long as the process. */
+	/* From here on the device is the VM's: balloon_release() frees it if the VM never runs. */
 	for (unsigned int i = 0; !ret && i < BALLOON_NQUEUES; i++) {
 		struct balloon_kick *k = &b->kicks[i];
 

@@ -147,11 +147,21 @@ static void rng_reset(struct virtio_device *dev)
 	pthread_mutex_unlock(&q->lock);
 }
 
+/* A VM that never ran is freed (the transport's fds are closed already). */
+static void rng_release(struct virtio_device *dev)
+{
+	struct virtio_rng *rng = dev->priv;
+
+	close(rng->retry.fd);
+	free(rng);
+}
+
 static const struct virtio_device_ops rng_ops = {
     .name = "rng",
     .device_id = VIRTIO_ID_RNG,
     .activate = rng_activate,
     .reset = rng_reset,
+    .release = rng_release,
 };
 
 /* Every VM has one, as with upstream libkrun. */
@@ -180,7 +190,7 @@ static int create_rng(struct vm *vm)
 		free(rng);
 		return ret;
 	}
-	/* From here on the device is the VM's: it lives as long as the process. */
+	/* From here on the device is the VM's: rng_release() frees it if the VM never runs. */
 	rng->kick = (struct event_source){rng->dev.queues[0].kick_fd, rng_kicked, rng};
 	rng->retry.handler = rng_retry;
 	rng->retry.opaque = rng;
