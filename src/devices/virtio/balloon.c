@@ -86,6 +86,7 @@ struct virtio_balloon {
 	pthread_mutex_t stats_lock;
 	bool stats_held;
 	uint16_t stats_head;
+	uint32_t stats_generation; /* of the queue it came from */
 	unsigned int stats_index;
 };
 
@@ -167,10 +168,11 @@ static void serve_stats(struct virtio_balloon *b, struct virtio_queue *q, unsign
 		return;
 	log_stats(c);
 	pthread_mutex_lock(&b->stats_lock);
-	if (b->stats_held)
+	if (b->stats_held && b->stats_generation == q->vq.generation)
 		virtq_push(&q->vq, b->stats_head, 0);
 	b->stats_held = true;
 	b->stats_head = c->head;
+	b->stats_generation = c->generation;
 	b->stats_index = index;
 	pthread_mutex_unlock(&b->stats_lock);
 }
@@ -235,7 +237,8 @@ static void stats_due(struct event_source *src, uint32_t events)
 	q = &b->dev.queues[b->stats_index];
 	pthread_mutex_lock(&q->lock);
 	pthread_mutex_lock(&b->stats_lock);
-	if (b->stats_held) {
+	/* Not into a ring the driver set up again since it lent us the buffer. */
+	if (b->stats_held && b->stats_generation == q->vq.generation) {
 		virtio_queue_complete(&b->dev, q, b->stats_head, 0);
 		b->stats_held = false;
 	}
