@@ -28,7 +28,12 @@ enum vm_stop_reason {
 #define VM_STATUS_VMM_ERROR 125
 #define VM_STATUS_SHUTDOWN  143 /* 128 + SIGTERM, as for a terminated workload */
 
-#define VM_MAX_VIRTIO	16
+/*
+ * One interrupt line each, IRQs 5..23 but the RTC's 8 (virtio/mmio.c): 18.
+ * A VM with every console and share the config allows (5 + 9) plus the
+ * implicit vsock, rng and balloon has 17.
+ */
+#define VM_MAX_VIRTIO	18
 #define VM_MAX_RELEASES 64
 
 /* What a device asks vm_free() to undo, last registered first. */
