@@ -10,17 +10,19 @@
  * which stops the VM. Processes the workload left behind are not waited
  * for nor signalled: the VM stops under them, after sync().
  *
- * PID 1 never takes a signal asynchronously: the ones it handles stay
- * blocked and are read from a signalfd. (The kernel drops signals to
- * PID 1 whose action is the default, but queues blocked ones.)
+ * PID 1 takes signals only where it waits: the ones it handles stay
+ * blocked except inside ppoll(), where a handler notes them; the loop then
+ * acts on them. (The kernel drops signals to PID 1 whose action is the
+ * default.) No signalfd: kernels without CONFIG_SIGNALFD work the same.
  */
+#define _GNU_SOURCE /* ppoll */
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/signalfd.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,6 +33,11 @@
 static const int forwarded_signals[] = {
     SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGALRM,
 };
+
+#define NFORWARDED (sizeof(forwarded_signals) / sizeof(forwarded_signals[0]))
+
+/* Set by the handler, inside ppoll() only; cleared by the wait loop. */
+static volatile sig_atomic_t caught[NFORWARDED];
 
 static int say_fd = STDERR_FILENO;
 
@@ -65,24 +72,46 @@ void say(const char *fmt, ...)
 	}
 }
 
+static void catch_signal(int sig)
+{
+	for (size_t i = 0; i < NFORWARDED; i++)
+		if (forwarded_signals[i] == sig)
+			caught[i] = 1;
+	/* SIGCHLD: interrupting ppoll() is all it has to do. */
+}
+
 /*
- * @set: the signals main loop waits for. SIGTTOU and SIGTTIN are blocked
- * too, never read: PID 1 is not in the terminal's foreground group once the
- * workload runs, and the tty layer lets a process that blocks them use
- * the terminal anyway (tcsetattr, tcsetpgrp, write with TOSTOP).
+ * @set: the signals the main loop waits for, caught by catch_signal().
+ * SIGTTOU and SIGTTIN are blocked too, never unblocked: PID 1 is not in the
+ * terminal's foreground group once the workload runs, and the tty layer lets
+ * a process that blocks them use the terminal anyway (tcsetattr, tcsetpgrp,
+ * write with TOSTOP).
  */
 static void block_signals(sigset_t *set)
 {
+	struct sigaction sa = {.sa_handler = catch_signal};
 	sigset_t blocked;
 
 	sigemptyset(set);
 	sigaddset(set, SIGCHLD);
-	for (size_t i = 0; i < sizeof(forwarded_signals) / sizeof(forwarded_signals[0]); i++)
+	for (size_t i = 0; i < NFORWARDED; i++)
 		sigaddset(set, forwarded_signals[i]);
 	blocked = *set;
 	sigaddset(&blocked, SIGTTOU);
 	sigaddset(&blocked, SIGTTIN);
 	sigprocmask(SIG_BLOCK, &blocked, NULL);
+	sigfillset(&sa.sa_mask);
+	sigaction(SIGCHLD, &sa, NULL);
+	for (size_t i = 0; i < NFORWARDED; i++)
+		sigaction(forwarded_signals[i], &sa, NULL);
+}
+
+/* In the workload's child, before it unblocks them: the default actions. */
+void signals_default(void)
+{
+	signal(SIGCHLD, SIG_DFL);
+	for (size_t i = 0; i < NFORWARDED; i++)
+		signal(forwarded_signals[i], SIG_DFL);
 }
 
 /* The status a shell would report: the exit code, or 128 + the signal. */
@@ -146,46 +175,75 @@ static void output_closed(pid_t workload, struct pollfd *pfd)
 	forward_signal(workload, SIGPIPE);
 }
 
-enum { POLL_SIGNALS, POLL_SHUTDOWN, POLL_STDOUT, POLL_STDERR, NPOLL };
+/* What catch_signal() noted, to the workload. Signals are blocked here. */
+static void forward_caught(pid_t workload)
+{
+	for (size_t i = 0; i < NFORWARDED; i++) {
+		if (caught[i]) {
+			caught[i] = 0;
+			forward_signal(workload, forwarded_signals[i]);
+		}
+	}
+}
+
+/* The time left until @deadline (CLOCK_MONOTONIC), or false if it passed. */
+static bool time_left(const struct timespec *deadline, struct timespec *left)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	left->tv_sec = deadline->tv_sec - now.tv_sec;
+	left->tv_nsec = deadline->tv_nsec - now.tv_nsec;
+	if (left->tv_nsec < 0) {
+		left->tv_sec--;
+		left->tv_nsec += 1000000000L;
+	}
+	return left->tv_sec >= 0;
+}
+
+enum { POLL_SHUTDOWN, POLL_STDOUT, POLL_STDERR, NPOLL };
 
 static int wait_for_workload(pid_t workload, const sigset_t *set, const struct stdio *io)
 {
+	/* A negative fd (no such port, or done with it) is ignored by ppoll(). */
 	struct pollfd fds[NPOLL] = {
-	    [POLL_SIGNALS] = {.fd = signalfd(-1, set, SFD_CLOEXEC), .events = POLLIN},
 	    [POLL_SHUTDOWN] = {.fd = io->shutdown_fd, .events = POLLIN},
 	    [POLL_STDOUT] = {.fd = io->on_console[1] ? -1 : io->fd[1]},
 	    [POLL_STDERR] = {.fd = io->on_console[2] || io->fd[2] == io->fd[1] ? -1 : io->fd[2]},
 	};
-	struct signalfd_siginfo info;
-	int status, timeout = -1;
+	struct timespec deadline, left;
+	bool grace = false;
+	sigset_t waiting;
+	int status;
 
+	/* Inside ppoll(), the signals of @set are deliverable. */
+	sigprocmask(SIG_SETMASK, NULL, &waiting);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigismember(set, sig) == 1)
+			sigdelset(&waiting, sig);
 	for (;;) {
 		if (reap_children(workload, &status))
 			return status;
-		if (fds[POLL_SIGNALS].fd < 0) { /* no signalfd: signals only, as a last resort */
-			if (sigwaitinfo(set, NULL) < 0 && errno != EINTR)
-				return KRUN_STATUS_SETUP_FAILED;
-			continue;
-		}
-		if (poll(fds, NPOLL, timeout) == 0) {
+		forward_caught(workload);
+		if (grace && !time_left(&deadline, &left)) {
 			say("the workload did not stop within %d s: killing everything",
 			    KRUN_SHUTDOWN_GRACE_S);
 			kill(-1, SIGKILL);
-			timeout = -1;
+			grace = false;
 			continue;
 		}
+		if (ppoll(fds, NPOLL, grace ? &left : NULL, &waiting) <= 0)
+			continue; /* a signal, or the grace period is over */
 		if (fds[POLL_SHUTDOWN].revents) {
 			fds[POLL_SHUTDOWN].fd = -1; /* one request is enough */
 			shutdown_begin();
-			timeout = KRUN_SHUTDOWN_GRACE_S * 1000;
+			clock_gettime(CLOCK_MONOTONIC, &deadline);
+			deadline.tv_sec += KRUN_SHUTDOWN_GRACE_S;
+			grace = true;
 		}
 		for (int i = POLL_STDOUT; i <= POLL_STDERR; i++)
 			if (fds[i].revents & (POLLHUP | POLLERR | POLLNVAL))
 				output_closed(workload, &fds[i]);
-		if ((fds[POLL_SIGNALS].revents & POLLIN) &&
-		    read(fds[POLL_SIGNALS].fd, &info, sizeof(info)) == sizeof(info) &&
-		    info.ssi_signo != SIGCHLD)
-			forward_signal(workload, (int)info.ssi_signo);
 	}
 }
 

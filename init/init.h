@@ -69,6 +69,7 @@ struct stdio {
 /* init.c */
 void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void say_to(int fd);
+void signals_default(void);
 
 /* config.c */
 int config_load(const char *path, struct config *cfg);
@@ -85,6 +86,7 @@ int oci_config_apply(struct config *cfg, const char *path, char *text, size_t le
 void mount_dev(void);
 void mount_system_filesystems(void);
 int mount_shares(const struct config *cfg);
+void dev_node(const char *class, const char *name);
 
 /* rootdisk.c */
 void disks_make_links(void);

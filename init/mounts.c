@@ -6,10 +6,13 @@
  * on a read-only root that fails and the mount is skipped with a warning.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "init.h"
@@ -75,19 +78,80 @@ static int make_dir(const char *path, mode_t mode)
 	return err;
 }
 
-static void mount_system(const struct system_mount *m)
+/* 0 if it is mounted (by us or before), else -errno. */
+static int mount_system(const struct system_mount *m)
 {
 	int err = make_dir(m->path, m->dir_mode);
 
 	if (err) {
 		say("warning: not mounting %s: cannot create the mount point: %s", m->path,
 		    strerror(-err));
-		return;
+		return err;
 	}
 	if (is_mount_point(m->path))
+		return 0;
+	if (mount(m->type, m->path, m->type, m->flags, m->options) < 0) {
+		err = -errno;
+		say("warning: cannot mount %s on %s: %s", m->type, m->path, strerror(-err));
+	}
+	return err;
+}
+
+/*
+ * A kernel without CONFIG_DEVTMPFS: a tmpfs on /dev with the nodes every
+ * program expects; dev_node() adds those of the devices init finds.
+ */
+static void mount_dev_fallback(void)
+{
+	static const struct {
+		const char *path;
+		mode_t mode;
+		unsigned int major, minor;
+	} nodes[] = {
+	    {"/dev/console", 0600, 5, 1}, {"/dev/tty", 0666, 5, 0},  {"/dev/null", 0666, 1, 3},
+	    {"/dev/zero", 0666, 1, 5},	  {"/dev/full", 0666, 1, 7}, {"/dev/random", 0666, 1, 8},
+	    {"/dev/urandom", 0666, 1, 9},
+	};
+
+	if (mount("tmpfs", "/dev", "tmpfs", MS_NOSUID, "mode=0755") < 0) {
+		say("warning: no devtmpfs, and no tmpfs for /dev either: %s", strerror(errno));
 		return;
-	if (mount(m->type, m->path, m->type, m->flags, m->options) < 0)
-		say("warning: cannot mount %s on %s: %s", m->type, m->path, strerror(errno));
+	}
+	say("no devtmpfs in this kernel: /dev is a tmpfs with the basic nodes");
+	for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++)
+		if (mknod(nodes[i].path, S_IFCHR | nodes[i].mode,
+			  makedev(nodes[i].major, nodes[i].minor)) < 0)
+			say("warning: cannot create %s: %s", nodes[i].path, strerror(errno));
+}
+
+/*
+ * /dev/NAME for the device /sys/class/CLASS/NAME, if it is missing (no
+ * devtmpfs): made from the "MAJOR:MINOR" in its dev attribute.
+ */
+void dev_node(const char *class, const char *name)
+{
+	char path[PATH_MAX], attr[PATH_MAX], buf[32];
+	unsigned int major, minor;
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	if (snprintf(path, sizeof(path), "/dev/%s", name) >= (int)sizeof(path) ||
+	    lstat(path, &st) == 0 || errno != ENOENT)
+		return;
+	if (snprintf(attr, sizeof(attr), "/sys/class/%s/%s/dev", class, name) >= (int)sizeof(attr))
+		return;
+	fd = open(attr, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	if (sscanf(buf, "%u:%u", &major, &minor) == 2 &&
+	    mknod(path, S_IFCHR | 0600, makedev(major, minor)) < 0)
+		say("warning: cannot create %s: %s", path, strerror(errno));
 }
 
 static void make_dev_links(void)
@@ -103,7 +167,8 @@ static void make_dev_links(void)
 /* Before anything else, for /dev/console (the rest is mounted later). */
 void mount_dev(void)
 {
-	mount_system(&system_mounts[0]);
+	if (mount_system(&system_mounts[0]) == -ENODEV)
+		mount_dev_fallback();
 }
 
 /* All of them; those mounted already, /dev included, are left as they are. */

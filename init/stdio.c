@@ -85,8 +85,10 @@ static void find_ports(char dev[NPORTS][DEV_PATH_SIZE])
 		if (read_attr(path, name, sizeof(name)) < 0)
 			continue;
 		for (int i = 0; i < NPORTS; i++) {
-			if (!strcmp(name, port_names[i]))
-				snprintf(dev[i], sizeof(dev[i]), "/dev/%s", de->d_name);
+			if (strcmp(name, port_names[i]))
+				continue;
+			dev_node("virtio-ports", de->d_name);
+			snprintf(dev[i], sizeof(dev[i]), "/dev/%s", de->d_name);
 		}
 	}
 	closedir(dir);
@@ -105,6 +107,7 @@ static int open_console(void)
 	if (read_attr("/sys/class/tty/console/active", active, sizeof(active)) == 0) {
 		name = strrchr(active, ' ');
 		name = name ? name + 1 : active;
+		dev_node("tty", name);
 		snprintf(path, sizeof(path), "/dev/%s", name);
 		fd = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
 		if (fd >= 0)

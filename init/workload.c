@@ -127,6 +127,7 @@ static __attribute__((noreturn)) void child_run(const struct config *cfg, const 
 	int err;
 
 	become_foreground(io);
+	signals_default(); /* PID 1's handlers, before the signals are unblocked */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	connect_stdio(io);
