@@ -45,6 +45,7 @@
 #include <zstd.h>
 
 #include "devices/virtio/blk/image.h"
+#include "vmm/iov.h"
 #include "devices/virtio/blk/qcow2.h"
 #include "libkrun.h"
 #include "vmm/config.h"
@@ -688,38 +689,6 @@ static int load_compressed(struct qcow2 *q, uint64_t entry)
 	return 0;
 }
 
-/* ---- iovec slices */
-
-/* dst = the bytes [skip, skip + len) of src; returns the count, 0 if it does not fit. */
-static unsigned int iov_slice(const struct iovec *src, unsigned int n, uint64_t skip, uint64_t len,
-			      struct iovec *dst, unsigned int max)
-{
-	unsigned int k = 0;
-
-	for (unsigned int i = 0; i < n && len; i++) {
-		uint64_t l = src[i].iov_len;
-
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		if (k == max)
-			return 0;
-		uint64_t take = MIN(l - skip, len);
-
-		dst[k++] = (struct iovec){(uint8_t *)src[i].iov_base + skip, take};
-		len -= take;
-		skip = 0;
-	}
-	return k;
-}
-
-static void iov_zero(const struct iovec *iov, unsigned int n)
-{
-	for (unsigned int i = 0; i < n; i++)
-		memset(iov[i].iov_base, 0, iov[i].iov_len);
-}
-
 /* From the backing image, zeroes past its end or without one. */
 static int read_backing(struct qcow2 *q, struct iovec *v, unsigned int n, uint64_t off,
 			uint64_t len)
@@ -731,7 +700,7 @@ static int read_backing(struct qcow2 *q, struct iovec *v, unsigned int n, uint64
 		in = MIN(len, b->size - off);
 	if (in) {
 		struct iovec part[IOV_SLICE_MAX];
-		unsigned int k = iov_slice(v, n, 0, in, part, IOV_SLICE_MAX);
+		unsigned int k = iov_slice_whole(v, n, 0, in, part, IOV_SLICE_MAX);
 		int ret = k ? b->ops->read(b, part, k, off) : -EINVAL;
 
 		if (ret < 0)
@@ -739,7 +708,7 @@ static int read_backing(struct qcow2 *q, struct iovec *v, unsigned int n, uint64
 	}
 	if (in < len) {
 		struct iovec part[IOV_SLICE_MAX];
-		unsigned int k = iov_slice(v, n, in, len - in, part, IOV_SLICE_MAX);
+		unsigned int k = iov_slice_whole(v, n, in, len - in, part, IOV_SLICE_MAX);
 
 		iov_zero(part, k);
 	}
@@ -796,7 +765,7 @@ static int qcow2_read(struct blk_image *img, const struct iovec *iov, unsigned i
 		uint64_t pos = off + done;
 		uint64_t len = MIN(total - done, q->cluster_size - (pos & (q->cluster_size - 1)));
 		struct iovec part[IOV_SLICE_MAX];
-		unsigned int k = iov_slice(iov, n, done, len, part, IOV_SLICE_MAX);
+		unsigned int k = iov_slice_whole(iov, n, done, len, part, IOV_SLICE_MAX);
 		int ret = k ? read_piece(q, part, k, pos, len) : -EINVAL;
 
 		if (ret < 0) {
@@ -974,7 +943,7 @@ static int qcow2_write(struct blk_image *img, const struct iovec *iov, unsigned 
 		uint64_t pos = off + done;
 		uint64_t len = MIN(total - done, q->cluster_size - (pos & (q->cluster_size - 1)));
 		struct iovec part[IOV_SLICE_MAX];
-		unsigned int k = iov_slice(iov, n, done, len, part, IOV_SLICE_MAX);
+		unsigned int k = iov_slice_whole(iov, n, done, len, part, IOV_SLICE_MAX);
 		int ret = k ? write_piece(q, part, k, pos, len) : -EINVAL;
 
 		if (ret < 0) {

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "devices/virtio/blk/image.h"
+#include "vmm/iov.h"
 #include "devices/virtio/blk/vmdk.h"
 #include "vmm/log.h"
 #include "vmm/util.h"
@@ -196,29 +197,6 @@ static struct vmdk_open_extent *find_extent(struct vmdk *v, uint64_t sector)
 	return NULL;
 }
 
-static unsigned int iov_take(const struct iovec *src, unsigned int n, uint64_t skip, uint64_t len,
-			     struct iovec *dst, unsigned int max)
-{
-	unsigned int k = 0;
-
-	for (unsigned int i = 0; i < n && len; i++) {
-		uint64_t l = src[i].iov_len;
-
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		if (k == max)
-			return 0;
-		uint64_t take = MIN(l - skip, len);
-
-		dst[k++] = (struct iovec){(uint8_t *)src[i].iov_base + skip, take};
-		len -= take;
-		skip = 0;
-	}
-	return k;
-}
-
 static int vmdk_rw(struct blk_image *img, const struct iovec *iov, unsigned int n, uint64_t off,
 		   bool write)
 {
@@ -239,14 +217,13 @@ static int vmdk_rw(struct blk_image *img, const struct iovec *iov, unsigned int 
 			return -EIO;
 		in = pos - (e->start << 9);
 		len = MIN(total - done, (e->sectors << 9) - in);
-		k = iov_take(iov, n, done, len, part, BLK_IOV_MAX);
+		k = iov_slice_whole(iov, n, done, len, part, BLK_IOV_MAX);
 		if (!k)
 			return -EINVAL;
 		if (e->fd < 0) {
 			if (write)
 				return -EIO; /* a ZERO extent has no storage */
-			for (unsigned int i = 0; i < k; i++)
-				memset(part[i].iov_base, 0, part[i].iov_len);
+			iov_zero(part, k);
 			ret = 0;
 		} else {
 			ret = write ? blk_pwritev_full(e->fd, part, k, e->offset + in)

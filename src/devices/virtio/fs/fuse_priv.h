@@ -159,11 +159,6 @@ struct fuse_req {
 	uint64_t flags; /* negotiated INIT flags, as of this request */
 };
 
-/* fuse_iov.c */
-size_t iov_length(const struct iovec *iov, unsigned int n);
-unsigned int iov_slice(const struct iovec *iov, unsigned int n, size_t off, size_t len,
-		       struct iovec *dst, unsigned int dst_max, size_t *got);
-
 /* fuse_server.c: replies. Each returns the number of bytes written to "out". */
 size_t fuse_reply_err(struct fuse_req *req, int err);
 size_t fuse_reply(struct fuse_req *req, const void *body, size_t len);
