@@ -117,8 +117,10 @@ vm_wait
 echo "     VMM fds: $fd0 before, $fd1 after 100 connections, $fd2 after 200"
 check "100 concurrent connections, twice: every line echoed" \
 	sh -c "[ \$(grep -c '^many ok 100' '$work/out') -eq 2 ]"
-check "the VMM's fds after 100 and 200 closed connections: as many as before" \
-	sh -c "[ -n '$fd0' ] && [ '$fd0' = '$fd1' ] && [ '$fd0' = '$fd2' ]"
+# The shared root's fds move by one or two as the guest looks up or forgets
+# inodes (sleep, the page cache); a leak per connection would be 100 or 200.
+check "the VMM's fds after 100 and 200 closed connections: none left per connection (within 4 of before)" \
+	sh -c "[ -n '$fd0' ] && [ -n '$fd1' ] && [ -n '$fd2' ] && [ $((${fd0:-0} + 4)) -ge ${fd1:-999} ] && [ $((${fd0:-0} + 4)) -ge ${fd2:-999} ]"
 check "a connection held open while the workload exits: the VM stops with the status (3)" \
 	[ "$status" -eq 3 ]
 i=0
