@@ -201,6 +201,34 @@ static bool time_left(const struct timespec *deadline, struct timespec *left)
 	return left->tv_sec >= 0;
 }
 
+/*
+ * Bytes from the shutdown port (guest_abi.h): KRUN_SIGNAL_BYTE_BASE + N
+ * passes signal N to the workload, any other byte asks for a shutdown.
+ * Returns true for a shutdown request.
+ */
+static bool shutdown_port_read(pid_t workload, struct pollfd *pfd)
+{
+	unsigned char buf[64];
+	bool shutdown = false;
+	ssize_t n = read(pfd->fd, buf, sizeof(buf));
+
+	if (n <= 0) {
+		/* End of file, or woken without data: the port is of no more use. */
+		if (n == 0 || !(pfd->revents & POLLIN) || (errno != EAGAIN && errno != EINTR))
+			pfd->fd = -1;
+		return false;
+	}
+	for (ssize_t i = 0; i < n; i++) {
+		int sig = buf[i] - KRUN_SIGNAL_BYTE_BASE;
+
+		if (sig > 0 && sig < NSIG)
+			forward_signal(workload, sig);
+		else if (sig < 0)
+			shutdown = true;
+	}
+	return shutdown;
+}
+
 enum { POLL_SHUTDOWN, POLL_STDOUT, POLL_STDERR, NPOLL };
 
 static int wait_for_workload(pid_t workload, const sigset_t *set, const struct stdio *io)
@@ -212,7 +240,7 @@ static int wait_for_workload(pid_t workload, const sigset_t *set, const struct s
 	    [POLL_STDERR] = {.fd = io->on_console[2] || io->fd[2] == io->fd[1] ? -1 : io->fd[2]},
 	};
 	struct timespec deadline, left;
-	bool grace = false;
+	bool grace = false, shutting_down = false;
 	sigset_t waiting;
 	int status;
 
@@ -234,8 +262,10 @@ static int wait_for_workload(pid_t workload, const sigset_t *set, const struct s
 		}
 		if (ppoll(fds, NPOLL, grace ? &left : NULL, &waiting) <= 0)
 			continue; /* a signal, or the grace period is over */
-		if (fds[POLL_SHUTDOWN].revents) {
-			fds[POLL_SHUTDOWN].fd = -1; /* one request is enough */
+		if (fds[POLL_SHUTDOWN].revents &&
+		    shutdown_port_read(workload, &fds[POLL_SHUTDOWN]) &&
+		    !shutting_down) { /* one request is enough */
+			shutting_down = true;
 			shutdown_begin();
 			clock_gettime(CLOCK_MONOTONIC, &deadline);
 			deadline.tv_sec += KRUN_SHUTDOWN_GRACE_S;

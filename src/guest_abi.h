@@ -35,11 +35,13 @@
  * TERM replaced), working directory, uid/gid, rlimits, hostname. See
  * init/oci_config.c.
  *
- * Shutdown requests: any byte arriving on the KRUN_PORT_SHUTDOWN port asks
- * init to end the workload: SIGTERM to every process, SIGKILL after
- * KRUN_SHUTDOWN_GRACE_S seconds, then the usual exit-status report. The VMM
- * stops the VM itself if that report has not come KRUN_SHUTDOWN_TIMEOUT_S
- * seconds after the request.
+ * Shutdown requests: a byte below KRUN_SIGNAL_BYTE_BASE arriving on the
+ * KRUN_PORT_SHUTDOWN port asks init to end the workload: SIGTERM to every
+ * process, SIGKILL after KRUN_SHUTDOWN_GRACE_S seconds, then the usual
+ * exit-status report. The VMM stops the VM itself if that report has not come
+ * KRUN_SHUTDOWN_TIMEOUT_S seconds after the request. A byte
+ * KRUN_SIGNAL_BYTE_BASE + N passes signal N to the workload's process group
+ * (a signal the VMM process received).
  *
  * Exit status, once the workload's output has reached the host; the VM
  * stops on the report, with the low 8 bits as the process's exit status:
@@ -66,6 +68,9 @@
 #define KRUN_PORT_STDOUT   "krun-stdout"
 #define KRUN_PORT_STDERR   "krun-stderr"
 #define KRUN_PORT_SHUTDOWN "krun-shutdown"
+
+/* A byte KRUN_SIGNAL_BYTE_BASE + N on the shutdown port: pass signal N on. */
+#define KRUN_SIGNAL_BYTE_BASE 0x80
 
 #define KRUN_SHUTDOWN_GRACE_S	5
 #define KRUN_SHUTDOWN_TIMEOUT_S 10

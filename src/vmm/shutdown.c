@@ -8,7 +8,10 @@
  * SIGTERM to the VMM process is the same request: that is how an OCI
  * runtime stops a container (`crun kill`, `podman stop`), whose process is
  * the VMM. init passes SIGTERM on to the workload, so its exit status is
- * the container's. SIGKILL still ends the VMM at once, guest and all.
+ * the container's. SIGHUP, SIGINT, SIGQUIT, SIGUSR1 and SIGUSR2 go to the
+ * workload as they are, as one byte each on the same port
+ * (KRUN_SIGNAL_BYTE_BASE + the number). SIGKILL still ends the VMM at once,
+ * guest and all.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +28,7 @@
 #include "guest_abi.h"
 #include "vmm/log.h"
 #include "vmm/shutdown.h"
+#include "vmm/util.h"
 #include "vmm/vm.h"
 
 struct shutdown_channel {
@@ -34,8 +38,8 @@ struct shutdown_channel {
 	bool requested;
 	struct event_source request;
 	struct event_source deadline;
-	struct sigaction callers_sigterm; /* given back if the VM fails to start */
-	bool sigterm_taken;
+	struct sigaction callers[6]; /* of taken_signals, given back if the VM fails to start */
+	size_t ntaken;
 };
 
 static void request_received(struct event_source *src, uint32_t events)
@@ -68,40 +72,48 @@ static void deadline_passed(struct event_source *src, uint32_t events)
 	vm_stop(ch->vm, VM_STOP_SHUTDOWN, VM_STATUS_SHUTDOWN);
 }
 
-static int sigterm_efd = -1;
+/* SIGTERM first: a shutdown request; the others are passed on. */
+static const int taken_signals[] = {SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2};
+static int sigterm_efd = -1, signal_port_fd = -1;
 
-/* Async-signal-safe: one write to the eventfd, handled by the event loop. */
-static void sigterm_received(int sig)
+/* Async-signal-safe: one write each, to an eventfd or a non-blocking pipe. */
+static void signal_received(int sig)
 {
+	unsigned char byte = (unsigned char)(KRUN_SIGNAL_BYTE_BASE + sig);
 	uint64_t one = 1;
 	int saved = errno;
+	ssize_t n;
 
-	(void)sig;
-	if (write(sigterm_efd, &one, sizeof(one)) < 0) {
-		/* The counter is saturated: a request is pending anyway. */
-	}
+	if (sig == SIGTERM)
+		n = write(sigterm_efd, &one, sizeof(one));
+	else
+		n = write(signal_port_fd, &byte, 1);
+	(void)n; /* full: a request is pending anyway, or the guest reads nothing */
 	errno = saved;
 }
 
 /*
  * Every thread of the VMM but this one blocks all signals, so the handler
  * runs here and interrupts at most the event loop's epoll_wait (retried).
- * It replaces the console's restore-and-die handler: the terminal is
+ * It replaces the console's restore-and-die handlers: the terminal is
  * restored at exit. A VM that fails to start gives the caller's back.
  */
-static int forward_sigterm(struct shutdown_channel *ch, int efd)
+static int take_signals(struct shutdown_channel *ch, int efd)
 {
-	struct sigaction sa = {.sa_handler = sigterm_received, .sa_flags = SA_RESTART};
-	sigset_t term;
+	struct sigaction sa = {.sa_handler = signal_received, .sa_flags = SA_RESTART};
+	sigset_t set;
 
 	sigterm_efd = efd;
+	signal_port_fd = ch->port_fd;
 	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGTERM, &sa, &ch->callers_sigterm) < 0)
-		return -errno;
-	ch->sigterm_taken = true;
-	sigemptyset(&term);
-	sigaddset(&term, SIGTERM);
-	return pthread_sigmask(SIG_UNBLOCK, &term, NULL) ? -EINVAL : 0;
+	sigemptyset(&set);
+	for (size_t i = 0; i < ARRAY_SIZE(taken_signals); i++) {
+		if (sigaction(taken_signals[i], &sa, &ch->callers[i]) < 0)
+			return -errno;
+		ch->ntaken = i + 1;
+		sigaddset(&set, taken_signals[i]);
+	}
+	return pthread_sigmask(SIG_UNBLOCK, &set, NULL) ? -EINVAL : 0;
 }
 
 /* A VM that never ran: the pipe, the timer and the channel go (the console goes on its own). */
@@ -109,8 +121,8 @@ static void channel_release(void *arg)
 {
 	struct shutdown_channel *ch = arg;
 
-	if (ch->sigterm_taken)
-		sigaction(SIGTERM, &ch->callers_sigterm, NULL);
+	for (size_t i = 0; i < ch->ntaken; i++)
+		sigaction(taken_signals[i], &ch->callers[i], NULL);
 	close(ch->port_fd);
 	close(ch->port_read_fd);
 	close(ch->deadline.fd);
@@ -131,6 +143,8 @@ int shutdown_channel_create(struct vm *vm, int efd)
 		ret = -errno;
 		goto fail;
 	}
+	/* Never blocking: signal_received() writes here too. */
+	fcntl(pipefd[1], F_SETFL, O_NONBLOCK);
 	ch->vm = vm;
 	ch->port_fd = pipefd[1];
 	ch->port_read_fd = pipefd[0];
@@ -152,7 +166,7 @@ int shutdown_channel_create(struct vm *vm, int efd)
 	if (!ret)
 		ret = event_loop_add(&vm->loop, &ch->deadline, EPOLLIN);
 	if (!ret)
-		ret = forward_sigterm(ch, efd);
+		ret = take_signals(ch, efd);
 	if (ret)
 		pr_err("shutdown request channel: %s", strerror(-ret));
 	return ret;

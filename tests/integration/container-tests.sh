@@ -183,6 +183,26 @@ check "crun kill (SIGTERM) reaches the workload's trap; its exit status is the c
 	sh -c "[ '$status' = 3 ] && grep -qx 'got TERM' '$work/out'"
 "$krun" --root "$state" delete c4 >/dev/null 2>&1
 
+# Other signals pass as they are: crun kill USR1.
+b="$work/b6"
+bundle "$b" '["sh", "-c", "trap \"echo got USR1; exit 4\" USR1; echo ready; while :; do sleep 1; done"]' \
+	'["PATH=/bin"]' / 0 0
+: >"$work/out"
+"$krun" --root "$state" run --no-pivot --bundle "$b" c6 </dev/null >"$work/out" 2>"$work/err" &
+pid=$!
+if wait_for "$work/out" ready; then
+	"$krun" --root "$state" kill c6 USR1
+	wait $pid
+	status=$?
+else
+	kill -9 $pid
+	status=timeout
+fi
+echo "     crun kill USR1: exit $status"
+check "crun kill USR1 reaches the workload as SIGUSR1" \
+	sh -c "[ '$status' = 4 ] && grep -qx 'got USR1' '$work/out'"
+"$krun" --root "$state" delete c6 >/dev/null 2>&1
+
 b="$work/b5"
 bundle "$b" '["sh", "-c", "echo ready; exec sleep 1000"]' '["PATH=/bin"]' / 0 0
 "$krun" --root "$state" run --no-pivot --bundle "$b" c5 </dev/null >"$work/out" 2>"$work/err" &
