@@ -29,7 +29,7 @@
  *  - A feature that this build or this host cannot provide is refused with
  *    -ENOTSUP, either at once or from krun_start_enter(), together with a log
  *    line naming what is missing. Devices that come in a later version
- *    (networking, TSI, GPU and displays, input, vhost-user) are checked
+ *    (networking, GPU and displays, input, vhost-user) are checked
  *    and recorded by their calls; krun_start_enter() then refuses the VM by
  *    naming them, rather than start it without them.
  */
@@ -198,7 +198,32 @@ int32_t krun_add_virtiofs3(uint32_t ctx_id, const char *c_tag, const char *c_pat
 #define NET_FLAG_VFKIT	     (1 << 0) /* send the vfkit magic (gvproxy in vfkit mode) */
 #define NET_FLAG_DHCP_CLIENT (1 << 1)
 
-/* Transparent Socket Impersonation over vsock. */
+/*
+ * Transparent Socket Impersonation (TSI) over vsock: with a kernel that has
+ * it (the bundled libkrunfw), the guest's AF_INET/AF_INET6 stream and
+ * datagram sockets (KRUN_TSI_HIJACK_INET) and AF_UNIX sockets with absolute
+ * paths (KRUN_TSI_HIJACK_UNIX) are made by the VMM on the host and their
+ * data carried over vsock: the guest has networking with no network
+ * interface. A VM with no network interface and no krun_add_vsock() call
+ * gets HIJACK_INET (its implicit vsock device serves it); krun_add_vsock()
+ * chooses the features explicitly, krun_disable_implicit_vsock() turns it
+ * off. The guest kernel is told by "tsi_hijack" / "tsi_hijack_unix" on its
+ * command line; a kernel without TSI ignores them.
+ *
+ * Security: with TSI the VMM process *is* the guest's network identity.
+ * Every connection, datagram and listening socket of the guest is made by
+ * the VMM, with its credentials, in its network namespace, subject to its
+ * firewall rules and LSM labels: the guest reaches exactly what the calling
+ * process could reach (the host's loopback services and unix sockets
+ * included), and nothing more, and whatever it reaches sees the VMM's
+ * address. Guest listeners bind host ports (see krun_set_port_map()) on the
+ * address the guest asked for. To confine a guest's network, confine the
+ * process (network namespace, seccomp, firewall), or turn TSI off. The VMM
+ * creates only sockets of the families the features enable, at most 512 at
+ * once, checks every address the guest sends, never sets SO_REUSEPORT (no
+ * guest can share a port with another process), and only removes unix
+ * sockets (never other files) at the paths the guest listens on.
+ */
 #define KRUN_TSI_HIJACK_INET (1 << 0)
 #define KRUN_TSI_HIJACK_UNIX (1 << 1)
 
@@ -244,8 +269,13 @@ int32_t krun_set_gvproxy_path(uint32_t ctx_id, char *c_path);
 int32_t krun_set_net_mac(uint32_t ctx_id, uint8_t *const c_mac);
 
 /*
- * Expose guest TCP ports on the host, as "host_port:guest_port" strings.
- * NULL means every port the guest listens on; an empty array means none.
+ * TSI: which guest TCP listeners are reachable on the host, as
+ * "HOST_PORT:GUEST_PORT" strings (decimal, 1..65535; a host or guest port
+ * given twice, or anything else, is -EINVAL at this call). A guest listen on
+ * a mapped guest port makes the VMM listen on the host port; on an unmapped
+ * one it is refused, and the guest's listener stays its own (not reachable
+ * from the host). NULL, or never called: every guest listener on the same
+ * host port, as upstream. An empty array: none.
  */
 int32_t krun_set_port_map(uint32_t ctx_id, const char *const port_map[]);
 
@@ -443,8 +473,7 @@ int32_t krun_add_vsock_port2(uint32_t ctx_id, uint32_t port, const char *c_filep
 /*
  * Add the VM's vsock device explicitly (it takes the implicit one's place,
  * and is made even with a network interface), with KRUN_TSI_* features (0 for
- * none). Only one is allowed (-EEXIST). TSI is not in this build: asked-for
- * features are accepted, logged once, and change nothing.
+ * none: no TSI). Only one is allowed (-EEXIST).
  */
 int32_t krun_add_vsock(uint32_t ctx_id, uint32_t tsi_features);
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Entry points whose device comes in a later version (networking, TSI, GPU and displays, input,
+ * Entry points whose device comes in a later version (networking, GPU and displays, input,
  * vhost-user). Each checks its context and arguments like the real thing and records the
  * configuration; the VM is then refused by krun_start_enter(), with a log line naming the devices,
  * instead of starting without them. Platform-only features (firmware, TEE)
@@ -76,37 +76,6 @@ KRUN_EXPORT int32_t krun_set_net_mac(uint32_t ctx_id, uint8_t *const c_mac)
 {
 	NEED(c_mac);
 	return WITH_CONFIG(ctx_id, cfg, set_net_mac(cfg, c_mac));
-}
-
-/* TSI (Transparent Socket Impersonation, over the vsock device) */
-
-static int set_port_map(struct vm_config *cfg, const char *const port_map[])
-{
-	for (size_t i = 0; port_map[i]; i++) {
-		unsigned int host, guest;
-		char end;
-
-		if (sscanf(port_map[i], "%u:%u%c", &host, &guest, &end) != 2 || host > 65535 ||
-		    guest > 65535) {
-			pr_err("krun_set_port_map: \"%s\" is not HOST_PORT:GUEST_PORT",
-			       port_map[i]);
-			return -EINVAL;
-		}
-	}
-	config_free_string_array(cfg->pending.port_map);
-	return config_dup_string_array(&cfg->pending.port_map, port_map);
-}
-
-KRUN_EXPORT int32_t krun_set_port_map(uint32_t ctx_id, const char *const port_map[])
-{
-	static const char *const all_ports[] = {"*", NULL};
-
-	/* NULL: every port the guest listens on, recorded as "*". */
-	if (!port_map)
-		return WITH_CONFIG(ctx_id, cfg,
-				   (config_free_string_array(cfg->pending.port_map),
-				    config_dup_string_array(&cfg->pending.port_map, all_ports)));
-	return WITH_CONFIG(ctx_id, cfg, set_port_map(cfg, port_map));
 }
 
 /* GPU, displays, input, vhost-user: counted until their devices exist. */

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * virtio-vsock entry points: the device itself (implicit, or added with
- * TSI features) and guest ports bridged to host unix sockets.
+ * TSI features and the TSI port map) and guest ports bridged to host unix
+ * sockets.
  */
 #include <errno.h>
 #include <string.h>
@@ -32,4 +33,9 @@ KRUN_EXPORT int32_t krun_add_vsock(uint32_t ctx_id, uint32_t tsi_features)
 KRUN_EXPORT int32_t krun_disable_implicit_vsock(uint32_t ctx_id)
 {
 	return WITH_CONFIG(ctx_id, cfg, vm_config_disable_implicit_vsock(cfg));
+}
+
+KRUN_EXPORT int32_t krun_set_port_map(uint32_t ctx_id, const char *const port_map[])
+{
+	return WITH_CONFIG(ctx_id, cfg, vm_config_set_port_map(cfg, port_map));
 }

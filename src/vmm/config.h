@@ -121,7 +121,6 @@ struct pending_devices {
 	unsigned int nnets;
 	uint8_t net_mac[6]; /* krun_set_net_mac */
 	bool has_net_mac;
-	char **port_map; /* krun_set_port_map: TSI, which needs its own issue */
 	/* Counted only, until their devices exist. */
 	unsigned int gpu, displays, input, vhost_user;
 };
@@ -139,12 +138,23 @@ struct vsock_port_config {
 	bool listen; /* the VMM listens on path; host connections reach the guest's port */
 };
 
+/* krun_set_port_map: at most this many pairs. */
+#define VM_MAX_PORT_MAP 1024
+
+struct vsock_port_pair {
+	uint16_t host, guest;
+};
+
 struct vsock_config {
 	bool added;	  /* krun_add_vsock */
 	bool no_implicit; /* krun_disable_implicit_vsock */
 	uint32_t tsi_features;
 	struct vsock_port_config ports[VM_MAX_VSOCK_PORTS];
 	unsigned int nports;
+	/* TSI listeners: false = every guest port on the same host port. */
+	bool port_map_set;
+	struct vsock_port_pair *port_map;
+	unsigned int nport_map;
 };
 
 struct vm_config {
@@ -263,6 +273,18 @@ int vm_config_add_vsock(struct vm_config *cfg, uint32_t tsi_features);
 int vm_config_disable_implicit_vsock(struct vm_config *cfg);
 /* Does the VM get a vsock device (explicit, or the implicit one)? */
 bool vm_config_has_vsock(const struct vm_config *cfg);
+/*
+ * The TSI features (KRUN_TSI_*) the VM's vsock device serves: those of
+ * krun_add_vsock(), or HIJACK_INET for the implicit device; 0 for none.
+ */
+uint32_t vm_config_tsi_features(const struct vm_config *cfg);
+/*
+ * krun_set_port_map: "HOST:GUEST" decimal pairs, ports 1..65535, no host
+ * port and no guest port twice; NULL = every guest port on the same host
+ * port (as never called); an empty list = none. -EINVAL (and one log line)
+ * for anything else, the map unchanged.
+ */
+int vm_config_set_port_map(struct vm_config *cfg, const char *const map[]);
 int vm_config_validate_vsock(const struct vm_config *cfg);
 void vm_config_release_vsock(struct vm_config *cfg);
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Devices of later versions (networking, TSI, GPU, input, vhost-user): the configuration keeps what
+ * Devices of later versions (networking, GPU, input, vhost-user): the configuration keeps what
  * the API was given, checked, so that the VM can be refused by name at start and, once the devices
  * exist, built from the same data.
  */
@@ -36,7 +36,6 @@ void vm_config_release_pending(struct vm_config *cfg)
 
 	for (unsigned int i = 0; i < p->nnets; i++)
 		free(p->nets[i].path);
-	config_free_string_array(p->port_map);
 }
 
 static void name_kind(char *buf, size_t len, int *kinds, const char *name, unsigned int count,
@@ -60,7 +59,6 @@ int vm_config_pending_devices(const struct vm_config *cfg, char *buf, size_t len
 		return -EINVAL;
 	buf[0] = '\0';
 	name_kind(buf, len, &kinds, "virtio-net", p->nnets + p->has_net_mac, "setting");
-	name_kind(buf, len, &kinds, "TSI port map", p->port_map != NULL, "setting");
 	name_kind(buf, len, &kinds, "virtio-gpu", p->gpu + p->displays, "setting");
 	name_kind(buf, len, &kinds, "virtio-input", p->input, "device");
 	name_kind(buf, len, &kinds, "vhost-user", p->vhost_user, "device");

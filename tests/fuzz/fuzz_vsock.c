@@ -41,11 +41,12 @@ static int peers[MAX_PEERS];
 static unsigned int npeers;
 static uint8_t pkt[VSOCK_HDR_SIZE + VSOCK_MAX_PAYLOAD + 16];
 
-static int fuzz_connect(struct vsock_backend *b, uint32_t port)
+static int fuzz_connect(struct vsock_backend *b, uint32_t port, uint32_t peer_port)
 {
 	int sv[2];
 
 	(void)b;
+	(void)peer_port;
 	if (port == 2)
 		return -ECONNREFUSED;
 	if (port != 1)
@@ -210,7 +211,7 @@ static void host_connect(const uint8_t *d, size_t n)
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
 		return;
 	peers[npeers++] = sv[1];
-	if (vsock_core_host_connect(vc, 1000 + (d[0] & 7), sv[0]) < 0)
+	if (vsock_core_host_connect(vc, 1000 + (d[0] & 7), sv[0], NULL) < 0)
 		close(sv[0]);
 }
 

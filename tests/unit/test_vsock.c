@@ -38,11 +38,12 @@ static unsigned int npeers;
 
 /* ---- a backend of socketpairs ---------------------------------------------- */
 
-static int test_connect(struct vsock_backend *b, uint32_t port)
+static int test_connect(struct vsock_backend *b, uint32_t port, uint32_t peer_port)
 {
 	int sv[2];
 
 	(void)b;
+	(void)peer_port;
 	if (port == PORT_REFUSED)
 		return -ECONNREFUSED;
 	if (port != PORT_OK)
@@ -466,7 +467,7 @@ static void test_host_initiated(void)
 	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
 	peers[npeers++] = sv[1];
 	CHECK_EQ(write(sv[1], "early", 5), 5); /* before the guest even answers */
-	CHECK_EQ(vsock_core_host_connect(vc, 7000, sv[0]), 0);
+	CHECK_EQ(vsock_core_host_connect(vc, 7000, sv[0], NULL), 0);
 	pump();
 	CHECK_EQ(drain(), 1);
 	CHECK_EQ(got[0].h.op, VSOCK_OP_REQUEST);
@@ -481,7 +482,7 @@ static void test_host_initiated(void)
 	/* a guest that refuses: the host end is closed */
 	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
 	peers[npeers++] = sv[1];
-	CHECK_EQ(vsock_core_host_connect(vc, 7001, sv[0]), 0);
+	CHECK_EQ(vsock_core_host_connect(vc, 7001, sv[0], NULL), 0);
 	CHECK_EQ(drain(), 1);
 	send_op(VSOCK_OP_RST, 7001, got[0].h.src_port, 0);
 	CHECK_EQ(read(sv[1], buf, sizeof(buf)), 0);

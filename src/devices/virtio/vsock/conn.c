@@ -184,6 +184,14 @@ static void set_deadline(struct vsock_core *vc, struct vsock_conn *c, bool on)
 	}
 }
 
+/* The backends learn of it: TSI forgets the connection's names. */
+static void tell_closed(struct vsock_core *vc, const struct vsock_conn *c)
+{
+	for (struct vsock_backend *b = vc->backends; b; b = b->next)
+		if (b->closed)
+			b->closed(b, c->local_port, c->peer_port);
+}
+
 static void conn_free(struct vsock_core *vc, struct vsock_conn *c)
 {
 	int *link = &vc->buckets[bucket_of(c->local_port, c->peer_port)];
@@ -200,6 +208,7 @@ static void conn_free(struct vsock_core *vc, struct vsock_conn *c)
 	c->buf = NULL;
 	c->state = CONN_FREE;
 	vc->nconns--;
+	tell_closed(vc, c);
 }
 
 /* ---- what the guest is to receive ----------------------------------------- */
@@ -441,13 +450,29 @@ static void handle_rw(struct vsock_core *vc, struct vsock_conn *c, const struct 
 
 /* ---- packets from the guest ----------------------------------------------- */
 
-static int connect_backend(struct vsock_core *vc, uint32_t port)
+static int connect_backend(struct vsock_core *vc, uint32_t port, uint32_t peer_port)
 {
 	int ret = -ENOENT;
 
 	for (struct vsock_backend *b = vc->backends; b && ret == -ENOENT; b = b->next)
-		ret = b->connect(b, port);
+		ret = b->connect(b, port, peer_port);
 	return ret;
+}
+
+static void tell_established(struct vsock_core *vc, const struct vsock_conn *c)
+{
+	for (struct vsock_backend *b = vc->backends; b; b = b->next)
+		if (b->established)
+			b->established(b, c->local_port, c->peer_port);
+}
+
+/* A datagram goes to the first backend that takes it; the rest are dropped. */
+static void guest_dgram(struct vsock_core *vc, const struct vsock_pkt *p)
+{
+	for (struct vsock_backend *b = vc->backends; b; b = b->next)
+		if (b->dgram && b->dgram(b, p))
+			return;
+	pr_debug("virtio-vsock: a datagram to host port %u nobody takes", p->hdr.dst_port);
 }
 
 static void take_peer_credit(struct vsock_conn *c, const struct vsock_hdr *h)
@@ -467,7 +492,7 @@ static void guest_connect(struct vsock_core *vc, const struct vsock_hdr *h)
 		queue_rst(vc, h);
 		return;
 	}
-	fd = connect_backend(vc, h->dst_port);
+	fd = connect_backend(vc, h->dst_port, h->src_port);
 	if (fd < 0) {
 		pr_debug("virtio-vsock: guest connect to host port %u: %s", h->dst_port,
 			 strerror(-fd));
@@ -537,6 +562,7 @@ static void conn_packet(struct vsock_core *vc, struct vsock_conn *c, const struc
 		c->state = CONN_ESTABLISHED;
 		set_deadline(vc, c, false);
 		take_peer_credit(c, &p->hdr);
+		tell_established(vc, c);
 		break;
 	case CONN_ESTABLISHED:
 		take_peer_credit(c, &p->hdr);
@@ -577,12 +603,20 @@ static enum vsock_warn verdict_warning(enum vsock_verdict v)
 void vsock_core_tx(struct vsock_core *vc, const struct iovec *iov, unsigned int n)
 {
 	struct vsock_pkt *p = &vc->pkt;
-	enum vsock_verdict v = vsock_parse(iov, n, vc->guest_cid, p);
+	enum vsock_verdict v = vsock_parse(iov, n, vc->guest_cid, vc->dgram, p);
 	struct vsock_conn *c;
 
 	vc->stat_tx_pkts++;
 	if (v == VSOCK_PKT_SHORT || v == VSOCK_PKT_BAD_CID) {
 		vsock_warn_once(vc, verdict_warning(v)); /* nobody to answer */
+		return;
+	}
+	if (p->hdr.type == VSOCK_TYPE_DGRAM) {
+		/* Datagrams are never answered with a reset: dropped when bad. */
+		if (v == VSOCK_PKT_OK)
+			guest_dgram(vc, p);
+		else
+			vsock_warn_once(vc, verdict_warning(v));
 		return;
 	}
 	c = conn_find(vc, p->hdr.dst_port, p->hdr.src_port);
@@ -604,7 +638,12 @@ void vsock_core_tx(struct vsock_core *vc, const struct iovec *iov, unsigned int 
 
 bool vsock_core_tx_blocked(const struct vsock_core *vc)
 {
-	return vc->rst_count == VSOCK_RST_RING;
+	if (vc->rst_count == VSOCK_RST_RING)
+		return true;
+	for (const struct vsock_backend *b = vc->backends; b; b = b->next)
+		if (b->tx_blocked && b->tx_blocked(b))
+			return true;
+	return false;
 }
 
 /* ---- host connections ------------------------------------------------------ */
@@ -622,7 +661,7 @@ static uint32_t pick_local_port(struct vsock_core *vc, uint32_t port)
 	}
 }
 
-int vsock_core_host_connect(struct vsock_core *vc, uint32_t port, int fd)
+int vsock_core_host_connect(struct vsock_core *vc, uint32_t port, int fd, uint32_t *local_port)
 {
 	struct epoll_event ev = {.events = CONN_EVENTS};
 	struct vsock_conn *c;
@@ -643,6 +682,8 @@ int vsock_core_host_connect(struct vsock_core *vc, uint32_t port, int fd)
 	c->state = CONN_CONNECTING;
 	set_deadline(vc, c, true);
 	pend(vc, c, PEND_REQUEST);
+	if (local_port)
+		*local_port = c->local_port;
 	return 0;
 }
 
@@ -699,16 +740,15 @@ int vsock_core_expire(struct vsock_core *vc)
 
 /* ---- host -> guest --------------------------------------------------------- */
 
-/* The next receive buffer that can hold a header; 0 when there is none. */
-static int pop_rx(struct vsock_core *vc, struct virtq *rxq)
+bool vsock_core_pop_rx(struct vsock_core *vc, struct virtq *rxq)
 {
 	for (;;) {
 		int got = virtq_pop(rxq, &vc->chain);
 
 		if (got != 1)
-			return 0;
+			return false;
 		if (vc->chain.writable_len >= VSOCK_HDR_SIZE)
-			return 1;
+			return true;
 		vsock_warn_once(vc, WARN_RX_BUFFER);
 		virtq_push(rxq, vc->chain.head, 0);
 	}
@@ -716,7 +756,7 @@ static int pop_rx(struct vsock_core *vc, struct virtq *rxq)
 
 static bool send_hdr(struct vsock_core *vc, struct virtq *rxq, const struct vsock_hdr *h)
 {
-	if (!pop_rx(vc, rxq))
+	if (!vsock_core_pop_rx(vc, rxq))
 		return false;
 	vsock_put_hdr(vc->chain.writable, vc->chain.nwritable, h);
 	virtq_push(rxq, vc->chain.head, VSOCK_HDR_SIZE);
@@ -881,6 +921,10 @@ unsigned int vsock_core_rx(struct vsock_core *vc, struct virtq *rxq)
 		vc->rst_head = (vc->rst_head + 1) % VSOCK_RST_RING;
 		vc->rst_count--;
 	}
+	/* Backends' own packets (TSI replies, datagrams) count in stat_rx_pkts. */
+	for (struct vsock_backend *b = vc->backends; b; b = b->next)
+		if (b->rx && b->has_rx(b))
+			b->rx(b, rxq);
 	while (vc->send_head) {
 		struct vsock_conn *c = vc->send_head;
 		bool stalled = false;
@@ -905,7 +949,12 @@ out:
 
 bool vsock_core_has_rx(const struct vsock_core *vc)
 {
-	return vc->rst_count || vc->send_head;
+	if (vc->rst_count || vc->send_head)
+		return true;
+	for (const struct vsock_backend *b = vc->backends; b; b = b->next)
+		if (b->has_rx && b->has_rx(b))
+			return true;
+	return false;
 }
 
 /* ---- lifetime -------------------------------------------------------------- */

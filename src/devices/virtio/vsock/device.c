@@ -9,12 +9,15 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 
 #include "devices/builders.h"
 #include "devices/virtio/virtio.h"
+#include "devices/virtio/vsock/tsi.h"
 #include "devices/virtio/vsock/vsock.h"
 #include "libkrun.h"
 #include "vmm/log.h"
@@ -35,6 +38,7 @@ struct vsock_device {
 	pthread_mutex_t lock; /* the core: the device thread, and a driver reset */
 	struct vsock_core core;
 	struct vsock_backend *unix_backend;
+	struct vsock_backend *tsi_backend; /* NULL without TSI */
 	struct vsock_watch kicks[3];
 	struct virtq_chain chain; /* the transmit chain being handled */
 	pthread_t thread;
@@ -141,6 +145,10 @@ static int vsock_activate(struct virtio_device *dev)
 {
 	struct vsock_device *vs = dev->priv;
 
+	/* Datagrams only if offered (TSI) and taken by the driver. */
+	pthread_mutex_lock(&vs->lock);
+	vs->core.dgram = dev->driver_features & (1ull << VIRTIO_VSOCK_F_DGRAM);
+	pthread_mutex_unlock(&vs->lock);
 	if (vs->started)
 		return 0;
 	if (pthread_create(&vs->thread, NULL, vsock_thread, vs) != 0)
@@ -156,6 +164,7 @@ static void vsock_reset(struct virtio_device *dev)
 
 	pthread_mutex_lock(&vs->lock);
 	vsock_core_reset(&vs->core);
+	tsi_reset(vs->tsi_backend);
 	pthread_mutex_unlock(&vs->lock);
 }
 
@@ -172,12 +181,16 @@ static void vsock_drain(struct virtio_device *dev)
 		 (unsigned long long)vs->core.stat_credit_updates,
 		 (unsigned long long)vs->core.stat_resets);
 	vsock_unix_unlink(vs->unix_backend);
+	tsi_unlink(vs->tsi_backend);
 	pthread_mutex_unlock(&vs->lock);
 }
 
 static void vsock_free(struct vsock_device *vs)
 {
+	vsock_core_reset(&vs->core);	   /* the connections tell the backends, still there */
 	vsock_unix_free(vs->unix_backend); /* removes the sockets it created */
+	tsi_free(vs->tsi_backend);
+	vs->core.backends = NULL;
 	vsock_core_release(&vs->core);
 	pthread_mutex_destroy(&vs->lock);
 	free(vs);
@@ -213,15 +226,43 @@ static int watch_kicks(struct vsock_device *vs)
 	return 0;
 }
 
-static void log_tsi(const struct vm_config *cfg)
+/*
+ * TSI: the backend, and the kernel parameters that make the guest's
+ * sockets TSI ones (a kernel without TSI ignores them).
+ */
+static int setup_tsi(struct vm *vm, struct vsock_device *vs, uint32_t features)
 {
-	if (cfg->vsock.added && cfg->vsock.tsi_features)
-		pr_warn("krun_add_vsock: TSI not available in this build: features 0x%x ignored, "
-			"the guest's AF_INET%s sockets stay its own",
-			cfg->vsock.tsi_features,
-			cfg->vsock.tsi_features & KRUN_TSI_HIJACK_UNIX ? " and AF_UNIX" : "");
-	else if (!cfg->vsock.added)
-		pr_debug("implicit vsock device: TSI not available in this build");
+	const struct vsock_config *v = &vm->cfg->vsock;
+	struct tsi_config tc = {
+	    .features = (features & KRUN_TSI_HIJACK_INET ? TSI_INET : 0) |
+			(features & KRUN_TSI_HIJACK_UNIX ? TSI_UNIX : 0),
+	    .port_map_set = v->port_map_set,
+	    .port_map = (const struct tsi_port_pair *)v->port_map,
+	    .nport_map = v->nport_map,
+	};
+	size_t used = strlen(vm->device_cmdline);
+	int n, ret;
+
+	_Static_assert(sizeof(struct tsi_port_pair) == sizeof(struct vsock_port_pair) &&
+			   offsetof(struct tsi_port_pair, guest) ==
+			       offsetof(struct vsock_port_pair, guest),
+		       "port pairs");
+	if (!features)
+		return 0;
+	ret = tsi_create(&vs->core, &tc, &vs->tsi_backend);
+	if (ret < 0)
+		return ret;
+	vs->dev.features |= 1ull << VIRTIO_VSOCK_F_DGRAM;
+	n = snprintf(vm->device_cmdline + used, sizeof(vm->device_cmdline) - used, "%s%s",
+		     features & KRUN_TSI_HIJACK_INET ? " tsi_hijack" : "",
+		     features & KRUN_TSI_HIJACK_UNIX ? " tsi_hijack_unix" : "");
+	if (n < 0 || (size_t)n >= sizeof(vm->device_cmdline) - used)
+		return -E2BIG;
+	pr_debug("virtio-vsock: TSI for%s%s, %s",
+		 features & KRUN_TSI_HIJACK_INET ? " AF_INET/6" : "",
+		 features & KRUN_TSI_HIJACK_UNIX ? " AF_UNIX" : "",
+		 v->port_map_set ? "port map" : "every guest listener on its own port");
+	return 0;
 }
 
 static int create_vsock(struct vm *vm)
@@ -232,7 +273,6 @@ static int create_vsock(struct vm *vm)
 
 	if (!vm_config_has_vsock(cfg))
 		return 0;
-	log_tsi(cfg);
 	vs = calloc(1, sizeof(*vs));
 	if (!vs)
 		return -ENOMEM;
@@ -241,11 +281,13 @@ static int create_vsock(struct vm *vm)
 	ret = vsock_core_init(&vs->core, VSOCK_GUEST_CID);
 	if (!ret)
 		ret = vsock_unix_create(&vs->core, &cfg->vsock, &vs->unix_backend);
+	vs->dev.features = VIRTIO_F_INDIRECT_DESC;
+	if (!ret)
+		ret = setup_tsi(vm, vs, vm_config_tsi_features(cfg));
 	if (ret < 0)
 		goto fail;
 	vs->dev.ops = &vsock_ops;
 	vs->dev.priv = vs;
-	vs->dev.features = VIRTIO_F_INDIRECT_DESC;
 	vs->dev.config_size = sizeof(vs->config_cid);
 	vs->dev.nqueues = 3;
 	vs->dev.queue_max = QUEUE_SIZE;

@@ -48,7 +48,7 @@ static void slice_payload(const struct iovec *iov, unsigned int n, uint32_t len,
 }
 
 enum vsock_verdict vsock_parse(const struct iovec *iov, unsigned int n, uint64_t guest_cid,
-			       struct vsock_pkt *pkt)
+			       bool dgram, struct vsock_pkt *pkt)
 {
 	struct vsock_hdr *h = &pkt->hdr;
 	uint64_t total = 0;
@@ -61,10 +61,12 @@ enum vsock_verdict vsock_parse(const struct iovec *iov, unsigned int n, uint64_t
 		total += iov[i].iov_len;
 	if (h->src_cid != guest_cid || h->dst_cid != VSOCK_HOST_CID)
 		return VSOCK_PKT_BAD_CID;
-	if (h->type != VSOCK_TYPE_STREAM)
+	if (h->type != VSOCK_TYPE_STREAM && !(dgram && h->type == VSOCK_TYPE_DGRAM))
 		return VSOCK_PKT_BAD_TYPE;
 	if (h->op == VSOCK_OP_INVALID || h->op > VSOCK_OP_CREDIT_REQUEST)
 		return VSOCK_PKT_BAD_OP;
+	if (h->type == VSOCK_TYPE_DGRAM && h->op != VSOCK_OP_RW)
+		return VSOCK_PKT_BAD_OP; /* a datagram carries data, nothing else */
 	if (h->len > total - VSOCK_HDR_SIZE)
 		return VSOCK_PKT_BAD_LEN;
 	if (h->op != VSOCK_OP_RW)

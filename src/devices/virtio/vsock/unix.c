@@ -43,11 +43,12 @@ static int unix_address(const char *path, struct sockaddr_un *sa)
 	return 0;
 }
 
-static int unix_connect(struct vsock_backend *b, uint32_t port)
+static int unix_connect(struct vsock_backend *b, uint32_t port, uint32_t peer_port)
 {
 	struct vsock_unix *u = (struct vsock_unix *)b;
 	struct sockaddr_un sa;
 
+	(void)peer_port;
 	for (unsigned int i = 0; i < u->nports; i++) {
 		struct unix_port *p = &u->ports[i];
 		int fd, err;
@@ -84,7 +85,7 @@ static void unix_accept(struct vsock_backend *b, struct vsock_watch *w, uint32_t
 					 strerror(errno));
 			return;
 		}
-		if (vsock_core_host_connect(b->core, p->port, fd) < 0)
+		if (vsock_core_host_connect(b->core, p->port, fd, NULL) < 0)
 			close(fd); /* table full: the host client sees the end at once */
 	}
 }

@@ -7,11 +7,13 @@
  *   conn.c    the connection table and the stream state machine: credit in
  *             both directions, the host end of each connection an fd
  *   unix.c    a backend: guest ports bridged to host unix sockets
+ *   tsi_msg.c TSI's control messages and port map: parsing, checks (pure)
+ *   tsi.c     a backend: TSI, the guest's inet/unix sockets proxied on the host
  *   device.c  the virtio device: queues, the device thread, the builder
  *
  * A backend decides what a guest connect to a host port reaches (an fd) and
  * brings host-initiated connections (an fd for a guest port); the core does
- * the rest. TSI adds a backend (and datagrams) later.
+ * the rest. Datagrams (only with TSI) go to the backend that takes them.
  *
  * Everything runs on the device thread, under vsock_core's owner's lock;
  * nothing here blocks.
@@ -45,6 +47,10 @@ struct vsock_hdr {
 #define VSOCK_HDR_SIZE sizeof(struct vsock_hdr) /* 44 */
 
 #define VSOCK_TYPE_STREAM 1
+#define VSOCK_TYPE_DGRAM  3 /* VIRTIO_VSOCK_F_DGRAM: op RW only, no credit */
+
+/* Feature bit: datagram sockets (offered only with TSI). */
+#define VIRTIO_VSOCK_F_DGRAM 3
 
 enum vsock_op {
 	VSOCK_OP_INVALID = 0,
@@ -79,7 +85,7 @@ enum vsock_verdict {
 	VSOCK_PKT_OK,
 	VSOCK_PKT_SHORT,    /* no whole header: nothing to answer */
 	VSOCK_PKT_BAD_CID,  /* not from the guest to the host: dropped */
-	VSOCK_PKT_BAD_TYPE, /* not a stream */
+	VSOCK_PKT_BAD_TYPE, /* not a stream (nor a datagram, where those are on) */
 	VSOCK_PKT_BAD_OP,
 	VSOCK_PKT_BAD_LEN,   /* len beyond the buffers it came in */
 	VSOCK_PKT_OVERSIZED, /* len beyond VSOCK_MAX_PAYLOAD */
@@ -92,9 +98,12 @@ struct vsock_pkt {
 	unsigned int npayload;
 };
 
-/* Check the packet in the readable buffers iov[0..n) of a transmit chain. */
+/*
+ * Check the packet in the readable buffers iov[0..n) of a transmit chain.
+ * Datagrams (type 3, op RW, at most VSOCK_MAX_PAYLOAD) pass only if dgram.
+ */
 enum vsock_verdict vsock_parse(const struct iovec *iov, unsigned int n, uint64_t guest_cid,
-			       struct vsock_pkt *pkt);
+			       bool dgram, struct vsock_pkt *pkt);
 const char *vsock_verdict_name(enum vsock_verdict v);
 /* Write h (host byte order) at the start of iov[0..n); false if it does not fit. */
 bool vsock_put_hdr(const struct iovec *iov, unsigned int n, const struct vsock_hdr *h);
@@ -115,13 +124,28 @@ struct vsock_watch {
 struct vsock_backend {
 	const char *name;
 	/*
-	 * The guest connects to host port "port": a connected non-blocking
-	 * stream fd, -ENOENT when the port is not this backend's, another
-	 * -errno when it refuses (the guest gets a reset either way).
+	 * The guest's port "peer_port" connects to host port "port": a
+	 * connected non-blocking stream fd, -ENOENT when the port is not this
+	 * backend's, another -errno when it refuses (the guest gets a reset
+	 * either way). The fd is the core's from then on.
 	 */
-	int (*connect)(struct vsock_backend *b, uint32_t port);
+	int (*connect)(struct vsock_backend *b, uint32_t port, uint32_t peer_port);
 	/* An event on a VSOCK_WATCH_BACKEND watch of this backend. */
 	void (*event)(struct vsock_backend *b, struct vsock_watch *w, uint32_t events);
+
+	/* Optional, all of them: */
+	/* A datagram from the guest (checked by vsock_parse); true if taken. */
+	bool (*dgram)(struct vsock_backend *b, const struct vsock_pkt *p);
+	/* A host-initiated connection was accepted by the guest (its RESPONSE). */
+	void (*established)(struct vsock_backend *b, uint32_t local_port, uint32_t peer_port);
+	/* A connection left the table (closed, reset, refused by the guest). */
+	void (*closed)(struct vsock_backend *b, uint32_t local_port, uint32_t peer_port);
+	/* Fill receive buffers with the backend's own packets; how many used. */
+	unsigned int (*rx)(struct vsock_backend *b, struct virtq *rxq);
+	/* Has packets for rx()? */
+	bool (*has_rx)(const struct vsock_backend *b);
+	/* Must the transmit queue wait (its replies have no room)? */
+	bool (*tx_blocked)(const struct vsock_backend *b);
 	struct vsock_core *core;
 	struct vsock_backend *next;
 };
@@ -191,6 +215,7 @@ struct vsock_rx_slot {
 
 struct vsock_core {
 	uint64_t guest_cid;
+	bool dgram; /* datagrams accepted (TSI on, and the driver took F_DGRAM) */
 	int epfd;
 	struct vsock_backend *backends;
 
@@ -233,8 +258,13 @@ unsigned int vsock_core_rx(struct vsock_core *vc, struct virtq *rxq);
 bool vsock_core_has_rx(const struct vsock_core *vc);
 /* An epoll event of a VSOCK_WATCH_CONN or VSOCK_WATCH_BACKEND watch. */
 void vsock_core_event(struct vsock_core *vc, struct vsock_watch *w, uint32_t events);
-/* A host connection for guest port "port" (a backend accepted fd, now ours). */
-int vsock_core_host_connect(struct vsock_core *vc, uint32_t port, int fd);
+/*
+ * A host connection for guest port "port" (a backend accepted fd, now ours
+ * on success); *local_port (if not NULL) is the host side's port it got.
+ */
+int vsock_core_host_connect(struct vsock_core *vc, uint32_t port, int fd, uint32_t *local_port);
+/* The next receive buffer that holds at least a header (in vc->chain); false if none. */
+bool vsock_core_pop_rx(struct vsock_core *vc, struct virtq *rxq);
 /* Deadlines: handle those passed; returns ms to the next one, -1 for none. */
 int vsock_core_expire(struct vsock_core *vc);
 /* Log "what" once per core for this kind of trouble. */
