@@ -37,7 +37,7 @@ section "guest-booting tests"
 # reopens a redirected stderr and truncates it.)
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-for t in guest-tests chroot-tests api-tests exit-tests examples-tests hardening-tests vsock-tests balloon-tests init/init-tests \
+for t in guest-tests chroot-tests api-tests exit-tests examples-tests hardening-tests vsock-tests tsi-tests balloon-tests init/init-tests \
 	blk-tests container-tests; do
 	# A test's host files for the test host: BUILD/tests/NAME.needs, one path a line.
 	needs=()

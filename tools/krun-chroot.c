@@ -38,6 +38,13 @@ static void usage(FILE *f)
 		"  -p, --vsock-port PORT:PATH[:listen]  guest vsock port PORT (host CID 2) to the\n"
 		"                            host unix socket PATH; with :listen the VMM creates\n"
 		"                            PATH and its connections reach the guest's PORT\n"
+		"      --tsi FEATURES        TSI (the guest's sockets made by the VMM on the\n"
+		"                            host: networking without an interface): inet\n"
+		"                            (the default), inet,unix (also AF_UNIX sockets\n"
+		"                            with absolute paths), unix, or off\n"
+		"  -P, --port-map HOST:GUEST a guest TCP listener on GUEST is reachable on the\n"
+		"                            host's port HOST (repeatable); without any, every\n"
+		"                            guest listener is on the same host port\n"
 		"  -d, --disk ID:PATH[:FORMAT][:ro][:direct][:sync=MODE]\n"
 		"                            attach a disk image (repeatable) as a virtio-blk\n"
 		"                            disk with serial ID: /dev/vda, /dev/vdb... in the\n"
@@ -80,7 +87,9 @@ struct options {
 	const char *rlimits[MAX_LIST + 1];
 	const char *oem_strings[MAX_LIST + 1];
 	const char *vsock_ports[MAX_LIST + 1];
-	unsigned int nenv, nvolumes, nrlimits, noem_strings, nvsock_ports;
+	const char *port_map[MAX_LIST + 1];
+	unsigned int nenv, nvolumes, nrlimits, noem_strings, nvsock_ports, nport_map;
+	long tsi; /* KRUN_TSI_* from --tsi, 0 for off, -1 for the default */
 	long uid, gid;
 	uint32_t share_mode;
 	const char *root;
@@ -178,7 +187,31 @@ static int parse_disk(char *arg, bool with_id, struct disk_option *d)
 	return *arg ? 0 : -1;
 }
 
-enum { OPT_ROOT_DISK = 256, OPT_ROOT_FSTYPE, OPT_ROOT_OPTIONS };
+enum { OPT_ROOT_DISK = 256, OPT_ROOT_FSTYPE, OPT_ROOT_OPTIONS, OPT_TSI };
+
+/* "off", or a comma list of "inet" and "unix". */
+static int parse_tsi(const char *arg, long *tsi)
+{
+	char buf[64], *save, *tok;
+
+	if (!strcmp(arg, "off")) {
+		*tsi = 0;
+		return 0;
+	}
+	if (strlen(arg) >= sizeof(buf))
+		return -1;
+	strcpy(buf, arg);
+	*tsi = 0;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(tok, "inet"))
+			*tsi |= KRUN_TSI_HIJACK_INET;
+		else if (!strcmp(tok, "unix"))
+			*tsi |= KRUN_TSI_HIJACK_UNIX;
+		else
+			return -1;
+	}
+	return *tsi ? 0 : -1;
+}
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
@@ -194,6 +227,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 	    {"oem-string", required_argument, NULL, 'o'},
 	    {"vsock-port", required_argument, NULL, 'p'},
 	    {"disk", required_argument, NULL, 'd'},
+	    {"tsi", required_argument, NULL, OPT_TSI},
+	    {"port-map", required_argument, NULL, 'P'},
 	    {"root-disk", required_argument, NULL, OPT_ROOT_DISK},
 	    {"root-fstype", required_argument, NULL, OPT_ROOT_FSTYPE},
 	    {"root-options", required_argument, NULL, OPT_ROOT_OPTIONS},
@@ -204,7 +239,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 	int c;
 
 	/* "+": options end at NEWROOT, so COMMAND keeps its own options. */
-	while ((c = getopt_long(argc, argv, "+c:m:e:w:v:l:u:r:o:p:d:s:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+c:m:e:w:v:l:u:r:o:p:P:d:s:h", longopts, NULL)) !=
+	       -1) {
 		switch (c) {
 		case 'c':
 			if (parse_uint(optarg, 255, &o->cpus) < 0 || !o->cpus)
@@ -244,6 +280,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'p':
 			if (add_to_list(o->vsock_ports, &o->nvsock_ports, optarg) < 0)
+				return -1;
+			break;
+		case 'P':
+			if (add_to_list(o->port_map, &o->nport_map, optarg) < 0)
+				return -1;
+			break;
+		case OPT_TSI:
+			if (parse_tsi(optarg, &o->tsi) < 0)
 				return -1;
 			break;
 		case 'd':
@@ -332,6 +376,17 @@ static int configure_disks(uint32_t ctx, const struct options *o)
 	return 0;
 }
 
+static int configure_tsi(uint32_t ctx, const struct options *o)
+{
+	if (o->nport_map && check("port map", krun_set_port_map(ctx, o->port_map)))
+		return -1;
+	if (o->tsi < 0)
+		return 0; /* the implicit vsock device, with TSI for AF_INET/AF_INET6 */
+	if (o->tsi == 0 && !o->nvsock_ports)
+		return check("TSI off", krun_disable_implicit_vsock(ctx));
+	return check("TSI", krun_add_vsock(ctx, (uint32_t)o->tsi));
+}
+
 static int configure(uint32_t ctx, const struct options *o)
 {
 	static const char *const no_env[] = {NULL};
@@ -355,6 +410,8 @@ static int configure(uint32_t ctx, const struct options *o)
 	for (unsigned int i = 0; i < o->nvsock_ports; i++)
 		if (add_vsock_port(ctx, o->vsock_ports[i]) < 0)
 			return -1;
+	if (configure_tsi(ctx, o) < 0)
+		return -1;
 	if (o->gid >= 0 && check("gid", krun_setgid(ctx, (gid_t)o->gid)))
 		return -1;
 	/* The host's environment stays on the host: only --env crosses. */
@@ -366,6 +423,7 @@ static int configure(uint32_t ctx, const struct options *o)
 int main(int argc, char **argv)
 {
 	struct options o = {
+	    .tsi = -1,
 	    .cpus = 1,
 	    .memory = 512,
 	    .log_level = KRUN_LOG_LEVEL_WARN,
