@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -651,8 +652,56 @@ static void test_hostile(void)
 	CHECK(!vsock_core_tx_blocked(vc));
 }
 
+static void unix_listen_msg(uint32_t svm_port, const char *path)
+{
+	struct sockaddr_un un = {.sun_family = AF_UNIX};
+	uint8_t b[144] = {0};
+
+	strcpy(un.sun_path, path);
+	put32(b, svm_port);
+	put32(b + 4, svm_port);
+	put32(b + 8, 16);
+	put32(b + 12, sizeof(un));
+	memcpy(b + 16, &un, sizeof(un));
+	ctrl(TSI_LISTEN, b, sizeof(b));
+}
+
+/* A guest listener on a host path: never over a live socket, a stale one goes. */
+static void test_unix_listen(void)
+{
+	struct sockaddr_un un = {.sun_family = AF_UNIX};
+	struct stat st;
+	int live = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), c;
+
+	snprintf(un.sun_path, sizeof(un.sun_path), "/tmp/krun-test-tsi-%d.sock", (int)getpid());
+	unlink(un.sun_path);
+	CHECK_EQ(bind(live, (struct sockaddr *)&un, sizeof(un)), 0);
+	CHECK_EQ(listen(live, 4), 0);
+	fresh(TSI_INET | TSI_UNIX, NULL, 0);
+	create(600, AF_UNIX, TSI_SOCK_STREAM);
+	unix_listen_msg(600, un.sun_path);
+	CHECK_EQ(drain(), 1);
+	CHECK(is_result(&got[0], TSI_LISTEN, -EADDRINUSE));
+	c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK_EQ(connect(c, (struct sockaddr *)&un, sizeof(un)), 0); /* still the host's */
+	close(c);
+	close(live); /* now stale: the file stays, nobody listens */
+	CHECK_EQ(stat(un.sun_path, &st), 0);
+	create(601, AF_UNIX, TSI_SOCK_STREAM);
+	unix_listen_msg(601, un.sun_path);
+	CHECK_EQ(drain(), 1);
+	CHECK(is_result(&got[0], TSI_LISTEN, 0));
+	two_u32(TSI_PROXY_RELEASE, 601, TSI_PROXY_PORT);
+	CHECK(stat(un.sun_path, &st) < 0); /* removed with its proxy */
+	/* a relative path is refused */
+	create(602, AF_UNIX, TSI_SOCK_STREAM);
+	unix_listen_msg(602, "rel.sock");
+	CHECK_EQ(drain(), 1);
+	CHECK(is_result(&got[0], TSI_LISTEN, -EINVAL));
+}
+
 TEST_MAIN("test_tsi", unsigned int fds = count_fds(); CHECK_EQ(guest_mem_init(&mem, 8 * MiB), 0);
 	  test_port_map(); test_msg_parse(); test_addr_check(); test_outbound_stream();
-	  test_listen(); test_udp(); test_hostile(); vsock_core_reset(vc); tsi_free(tsi);
-	  vc->backends = NULL; vsock_core_release(vc); free(vc); vc = NULL;
+	  test_listen(); test_udp(); test_hostile(); test_unix_listen(); vsock_core_reset(vc);
+	  tsi_free(tsi); vc->backends = NULL; vsock_core_release(vc); free(vc); vc = NULL;
 	  CHECK_EQ(count_fds(), fds))

@@ -509,13 +509,31 @@ static void dgram_send(struct tsi_backend *t, const struct vsock_pkt *pkt)
 		pr_debug("virtio-vsock: TSI: datagram send: %s", strerror(errno));
 }
 
+/* Nobody listens on the unix socket at sa (a blocking connect is immediate). */
+static bool unix_stale(const struct sockaddr_storage *sa)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	bool stale;
+
+	if (fd < 0)
+		return false;
+	stale = connect(fd, (const struct sockaddr *)sa, sizeof(struct sockaddr_un)) < 0 &&
+		errno == ECONNREFUSED;
+	close(fd);
+	return stale;
+}
+
 static int listen_unix(struct tsi_proxy *p, const struct sockaddr_storage *sa)
 {
 	const char *path = ((const struct sockaddr_un *)sa)->sun_path;
 	struct stat st;
 
-	/* A stale socket of an earlier run goes, as upstream; never anything else. */
-	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+	/*
+	 * A stale socket (of an earlier run) goes, as upstream; never a socket
+	 * something listens on (the guest would take over another program's
+	 * service), never anything else.
+	 */
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) && unix_stale(sa))
 		unlink(path);
 	if (bind(p->watch.fd, (const struct sockaddr *)sa, sizeof(struct sockaddr_un)) < 0)
 		return -errno;
