@@ -41,7 +41,7 @@ GUEST_PROGS := $(B)/tests/guest/hello-init $(B)/tests/guest/krun-probe $(B)/test
 	$(B)/tests/guest/balloon-hostile $(B)/tests/guest/tsi-io
 TEST_SCRIPTS := $(addprefix $(B)/tests/,guest-tests.sh chroot-tests.sh api-tests.sh testlib.sh hardening-tests.sh \
 	examples-tests.sh manifest.sh exit-tests.sh vsock-tests.sh blk-tests.sh container-tests.sh \
-	container-tests.needs balloon-tests.sh tsi-tests.sh) \
+	container-tests.needs balloon-tests.sh tsi-tests.sh net-tests.sh net-tests.needs) \
 	$(B)/tests/init/init-tests.sh $(B)/tests/init/krun-config.sh
 INIT_TEST_CPIO := $(B)/tests/init/base.cpio
 TEST_INITRAMFS := $(B)/tests/guest/hello.cpio.gz
@@ -145,6 +145,12 @@ $(VSOCK_PEER): tests/integration/vsock-peer.c tests/integration/vsock-pattern.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $<
 
+# The host-side peers of the virtio-net tests (net-tests.sh).
+NET_PEER := $(B)/tests/net-peer
+$(NET_PEER): tests/integration/net-peer.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $<
+
 # A bare-metal guest, loaded like a vmlinux, that drives the balloon as a
 # hostile driver would (balloon-tests.sh): no libc, no SSE, linked at 2 MiB.
 $(B)/tests/guest/balloon-hostile: tests/integration/guest/balloon-hostile.c src/guest_abi.h
@@ -244,7 +250,7 @@ $(B)/bench/tslines: bench/tslines.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $<
 
-tests: all examples rootfs $(B)/bench/tslines $(B)/bench/blkbench $(BLK_TEST_TOOLS) $(UNIT_TESTS) $(GUEST_PROGS) $(API_CLIENT) $(VSOCK_PEER) \
+tests: all examples rootfs $(B)/bench/tslines $(B)/bench/blkbench $(BLK_TEST_TOOLS) $(UNIT_TESTS) $(GUEST_PROGS) $(API_CLIENT) $(VSOCK_PEER) $(NET_PEER) \
 	$(TEST_INITRAMFS) $(DEVPROBE_INITRAMFS) $(TEST_SCRIPTS) $(OCI_CLIENT) $(CRUN) \
 	$(INIT_TEST_CPIO) $(KERNEL_TEST_FILES) $(NOIOPERM_KERNEL)
 

@@ -24,6 +24,9 @@
  *                      and run the workload with it as the root
  *   root_fstype=TYPE   its filesystem type (default: each the kernel knows)
  *   root_options=OPTS  its mount options
+ *   net_dhcp=ethN      interface ethN (virtio-net, krun_add_net_* order) was
+ *                      added with NET_FLAG_DHCP_CLIENT: init configures it
+ *                      by DHCP (init brings up lo and every ethN in any case)
  *   port=NAME          a named virtio-console port (KRUN_PORT_*) exists for
  *                      the workload's stdio or for shutdown requests: the
  *                      guest names ports asynchronously, so init waits for

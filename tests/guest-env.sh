@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
-# guest-env.sh [--copy PATH]... COMMAND...: run a guest-booting test command
-# where a standard guest can boot: on this host when /dev/kvm has VMX/SVM
-# behind it, otherwise inside the KVM test host (QEMU TCG with nested SVM),
-# with the host files PATH copied in (they are where they are on this host).
+# guest-env.sh [--copy PATH | --module NAME]... COMMAND...: run a guest-booting
+# test command where a standard guest can boot: on this host when /dev/kvm has
+# VMX/SVM behind it, otherwise inside the KVM test host (QEMU TCG with nested
+# SVM), with the host files PATH copied in (they are where they are on this
+# host) and the kernel modules NAME loaded (on this host: modprobe).
 # Never skips silently.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 copies=()
-while [ "${1:-}" = --copy ]; do
-	copies+=(--copy "$2")
+modules=()
+while [ "${1:-}" = --copy ] || [ "${1:-}" = --module ]; do
+	if [ "$1" = --copy ]; then copies+=(--copy "$2"); else modules+=(--module "$2"); fi
 	shift 2
 done
 
 if [ -w /dev/kvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo; then
 	echo "guest tests: running directly on this host (/dev/kvm with hardware virtualization)"
+	for ((i = 1; i < ${#modules[@]}; i += 2)); do modprobe "${modules[i]}" 2>/dev/null || :; done
 	exec "$@"
 fi
 why="no /dev/kvm"
@@ -34,7 +37,7 @@ export KVMHOST_TIMEOUT=${KVMHOST_TIMEOUT:-1200}
 export KVMHOST_IDLE_TIMEOUT=${KVMHOST_IDLE_TIMEOUT:-180}
 for attempt in 1 2 3; do
 	status=0
-	"$here/kvm-host/run.sh" "${copies[@]}" -- "$@" || status=$?
+	"$here/kvm-host/run.sh" "${copies[@]}" "${modules[@]}" -- "$@" || status=$?
 	[ $status -eq 124 ] || [ $status -eq 125 ] || exit $status
 	echo "guest tests: WARNING: the KVM test host failed (status $status) on run $attempt of 3" >&2
 done

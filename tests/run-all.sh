@@ -38,12 +38,17 @@ section "guest-booting tests"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 for t in guest-tests chroot-tests api-tests exit-tests examples-tests hardening-tests vsock-tests tsi-tests balloon-tests init/init-tests \
-	blk-tests container-tests; do
-	# A test's host files for the test host: BUILD/tests/NAME.needs, one path a line.
+	blk-tests container-tests net-tests; do
+	# A test's host files for the test host: BUILD/tests/NAME.needs, one path
+	# a line, or "module NAME" for a kernel module to load there.
 	needs=()
 	if [ -f "$build/tests/$t.needs" ]; then
 		while read -r path; do
-			[ -z "$path" ] || [ "${path#\#}" != "$path" ] || needs+=(--copy "$path")
+			case $path in
+			'' | '#'*) ;;
+			"module "*) needs+=(--module "${path#module }") ;;
+			*) needs+=(--copy "$path") ;;
+			esac
 		done <"$build/tests/$t.needs"
 	fi
 	"$here/guest-env.sh" "${needs[@]}" sh "$build/tests/$t.sh" "$build" 2>&1 | tee "$log"

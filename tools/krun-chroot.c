@@ -5,11 +5,16 @@
  * The exit status is COMMAND's.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <libkrun.h>
 
@@ -45,6 +50,16 @@ static void usage(FILE *f)
 		"  -P, --port-map HOST:GUEST a guest TCP listener on GUEST is reachable on the\n"
 		"                            host's port HOST (repeatable); without any, every\n"
 		"                            guest listener is on the same host port\n"
+		"  -n, --net TYPE[,OPTION...]  a network interface (repeatable): eth0, eth1...\n"
+		"                            in the order given. TYPE: passt (started here on a\n"
+		"                            socket pair; --publish ports), unixstream:PATH\n"
+		"                            (QEMU stream framing), unixgram:PATH (one frame a\n"
+		"                            datagram), tap:NAME. OPTIONs: mac=XX:XX:XX:XX:XX:XX,\n"
+		"                            dhcp / nodhcp (init runs DHCP; default for passt\n"
+		"                            only), nooffload (no checksum/TSO offloads), vfkit\n"
+		"                            (unixgram: the \"VFKT\" handshake first)\n"
+		"      --publish HOST:GUEST  with --net passt: host TCP port HOST reaches the\n"
+		"                            guest's port GUEST (repeatable)\n"
 		"  -d, --disk ID:PATH[:FORMAT][:ro][:direct][:sync=MODE]\n"
 		"                            attach a disk image (repeatable) as a virtio-blk\n"
 		"                            disk with serial ID: /dev/vda, /dev/vdb... in the\n"
@@ -90,6 +105,9 @@ struct options {
 	const char *port_map[MAX_LIST + 1];
 	unsigned int nenv, nvolumes, nrlimits, noem_strings, nvsock_ports, nport_map;
 	long tsi; /* KRUN_TSI_* from --tsi, 0 for off, -1 for the default */
+	const char *nets[MAX_LIST + 1];
+	const char *publish[MAX_LIST + 1];
+	unsigned int nnets, npublish;
 	long uid, gid;
 	uint32_t share_mode;
 	const char *root;
@@ -187,7 +205,7 @@ static int parse_disk(char *arg, bool with_id, struct disk_option *d)
 	return *arg ? 0 : -1;
 }
 
-enum { OPT_ROOT_DISK = 256, OPT_ROOT_FSTYPE, OPT_ROOT_OPTIONS, OPT_TSI };
+enum { OPT_ROOT_DISK = 256, OPT_ROOT_FSTYPE, OPT_ROOT_OPTIONS, OPT_TSI, OPT_PUBLISH };
 
 /* "off", or a comma list of "inet" and "unix". */
 static int parse_tsi(const char *arg, long *tsi)
@@ -229,6 +247,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 	    {"disk", required_argument, NULL, 'd'},
 	    {"tsi", required_argument, NULL, OPT_TSI},
 	    {"port-map", required_argument, NULL, 'P'},
+	    {"net", required_argument, NULL, 'n'},
+	    {"publish", required_argument, NULL, OPT_PUBLISH},
 	    {"root-disk", required_argument, NULL, OPT_ROOT_DISK},
 	    {"root-fstype", required_argument, NULL, OPT_ROOT_FSTYPE},
 	    {"root-options", required_argument, NULL, OPT_ROOT_OPTIONS},
@@ -239,7 +259,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	int c;
 
 	/* "+": options end at NEWROOT, so COMMAND keeps its own options. */
-	while ((c = getopt_long(argc, argv, "+c:m:e:w:v:l:u:r:o:p:P:d:s:h", longopts, NULL)) !=
+	while ((c = getopt_long(argc, argv, "+c:m:e:w:v:l:u:r:o:p:P:d:n:s:h", longopts, NULL)) !=
 	       -1) {
 		switch (c) {
 		case 'c':
@@ -288,6 +308,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case OPT_TSI:
 			if (parse_tsi(optarg, &o->tsi) < 0)
+				return -1;
+			break;
+		case 'n':
+			if (add_to_list(o->nets, &o->nnets, optarg) < 0)
+				return -1;
+			break;
+		case OPT_PUBLISH:
+			if (add_to_list(o->publish, &o->npublish, optarg) < 0)
 				return -1;
 			break;
 		case 'd':
@@ -356,6 +384,130 @@ static int add_vsock_port(uint32_t ctx, const char *spec)
 	return check(spec, krun_add_vsock_port2(ctx, (uint32_t)port, path, listen));
 }
 
+/* passt on one end of a socket pair, the other end the interface's. */
+static int start_passt(const struct options *o)
+{
+	char fdnum[16];
+	const char *argv[8 + 2 * MAX_LIST];
+	int sv[2], n = 0;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		perror("krun-chroot: socketpair");
+		return -1;
+	}
+	snprintf(fdnum, sizeof(fdnum), "%d", sv[1]);
+	argv[n++] = "passt";
+	argv[n++] = "--foreground";
+	argv[n++] = "--quiet";
+	argv[n++] = "--fd";
+	argv[n++] = fdnum;
+	for (unsigned int i = 0; i < o->npublish; i++) {
+		argv[n++] = "--tcp-ports";
+		argv[n++] = o->publish[i];
+	}
+	argv[n] = NULL;
+	pid = fork();
+	if (pid < 0) {
+		perror("krun-chroot: fork");
+		return -1;
+	}
+	if (pid == 0) {
+		/* passt goes with us; its end of the pair crosses exec. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		fcntl(sv[1], F_SETFD, 0);
+		close(sv[0]);
+		execvp(argv[0], (char *const *)argv);
+		perror("krun-chroot: passt");
+		_exit(127);
+	}
+	close(sv[1]);
+	return sv[0];
+}
+
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned int b[6];
+	char end;
+
+	if (sscanf(s, "%x:%x:%x:%x:%x:%x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &end) != 6)
+		return -1;
+	for (int i = 0; i < 6; i++) {
+		if (b[i] > 255)
+			return -1;
+		mac[i] = (uint8_t)b[i];
+	}
+	return 0;
+}
+
+/* "TYPE[:ARG][,OPTION...]" of --net; interface "index" gets a MAC of its own by default. */
+static int add_net(uint32_t ctx, const struct options *o, const char *spec, unsigned int index)
+{
+	char buf[4096], *opt, *arg, *save = NULL;
+	uint8_t mac[6] = {0x5a, 0x94, 0xef, 0xe4, 0x0c, (uint8_t)(0xee + index)};
+	uint32_t features = COMPAT_NET_FEATURES, flags = 0;
+	int dhcp = -1, fd;
+	bool vfkit = false;
+
+	if (snprintf(buf, sizeof(buf), "%s", spec) >= (int)sizeof(buf))
+		goto bad;
+	strtok_r(buf, ",", &save);
+	while ((opt = strtok_r(NULL, ",", &save))) {
+		if (!strncmp(opt, "mac=", 4) && !parse_mac(opt + 4, mac))
+			continue;
+		if (!strcmp(opt, "dhcp") || !strcmp(opt, "nodhcp"))
+			dhcp = !strcmp(opt, "dhcp");
+		else if (!strcmp(opt, "nooffload"))
+			features = 0;
+		else if (!strcmp(opt, "vfkit"))
+			vfkit = true;
+		else
+			goto bad;
+	}
+	arg = strchr(buf, ':');
+	if (arg)
+		*arg++ = 0;
+	if (dhcp == 1 || (dhcp == -1 && !strcmp(buf, "passt")))
+		flags |= NET_FLAG_DHCP_CLIENT;
+	if (vfkit)
+		flags |= NET_FLAG_VFKIT;
+	if (!strcmp(buf, "passt") && !arg) {
+		fd = start_passt(o);
+		if (fd < 0)
+			return -1;
+		return check(spec, krun_add_net_unixstream(ctx, NULL, fd, mac, features, flags));
+	}
+	if (!arg || !*arg)
+		goto bad;
+	if (!strcmp(buf, "unixstream"))
+		return check(spec, krun_add_net_unixstream(ctx, arg, -1, mac, features, flags));
+	if (!strcmp(buf, "unixgram"))
+		return check(spec, krun_add_net_unixgram(ctx, arg, -1, mac, features, flags));
+	if (!strcmp(buf, "tap"))
+		return check(spec, krun_add_net_tap(ctx, arg, mac, features, flags));
+bad:
+	fprintf(stderr, "krun-chroot: --net wants passt, unixstream:PATH, unixgram:PATH or tap:NAME "
+			"with options mac=, dhcp, nodhcp, nooffload, vfkit; got \"%s\"\n",
+		spec);
+	return -1;
+}
+
+static int configure_nets(uint32_t ctx, const struct options *o)
+{
+	unsigned int passts = 0;
+
+	for (unsigned int i = 0; i < o->nnets; i++)
+		passts += !strncmp(o->nets[i], "passt", 5) && (!o->nets[i][5] || o->nets[i][5] == ',');
+	if (o->npublish && passts != 1) {
+		fprintf(stderr, "krun-chroot: --publish needs one --net passt\n");
+		return -1;
+	}
+	for (unsigned int i = 0; i < o->nnets; i++)
+		if (add_net(ctx, o, o->nets[i], i) < 0)
+			return -1;
+	return 0;
+}
+
 static int add_disk(uint32_t ctx, const struct disk_option *d)
 {
 	return check(d->path, krun_add_disk3(ctx, d->id, d->path, d->format, d->read_only,
@@ -411,6 +563,8 @@ static int configure(uint32_t ctx, const struct options *o)
 		if (add_vsock_port(ctx, o->vsock_ports[i]) < 0)
 			return -1;
 	if (configure_tsi(ctx, o) < 0)
+		return -1;
+	if (configure_nets(ctx, o) < 0)
 		return -1;
 	if (o->gid >= 0 && check("gid", krun_setgid(ctx, (gid_t)o->gid)))
 		return -1;

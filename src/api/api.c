@@ -202,7 +202,6 @@ KRUN_EXPORT int32_t krun_get_max_vcpus(void)
 KRUN_EXPORT int32_t krun_has_feature(uint64_t feature)
 {
 	switch (feature) {
-	case KRUN_FEATURE_NET:
 	case KRUN_FEATURE_BLK:
 	case KRUN_FEATURE_GPU:
 	case KRUN_FEATURE_INPUT:
@@ -212,6 +211,7 @@ KRUN_EXPORT int32_t krun_has_feature(uint64_t feature)
 	case KRUN_FEATURE_AWS_NITRO:
 	case KRUN_FEATURE_VIRGL_RESOURCE_MAP2:
 		return 0; /* not built in yet */
+	case KRUN_FEATURE_NET:
 	case KRUN_FEATURE_INIT_BLOB:
 		return 1;
 	default:

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Entry points whose device comes in a later version (networking, GPU and displays, input,
+ * Entry points whose device comes in a later version (GPU and displays, input,
  * vhost-user). Each checks its context and arguments like the real thing and records the
  * configuration; the VM is then refused by krun_start_enter(), with a log line naming the devices,
  * instead of starting without them. Platform-only features (firmware, TEE)
@@ -14,69 +14,6 @@
 #include "libkrun.h"
 #include "vmm/log.h"
 #include "vmm/util.h"
-
-/* Networking (virtio-net) */
-
-static int add_net(uint32_t ctx_id, enum net_backend backend, const char *path, int fd,
-		   const uint8_t *mac, uint32_t features, uint32_t flags)
-{
-	struct net_config net = {backend, (char *)path, fd, {0}, features, flags};
-
-	if (mac)
-		memcpy(net.mac, mac, sizeof(net.mac));
-	return WITH_CONFIG(ctx_id, cfg, vm_config_add_net(cfg, &net));
-}
-
-static bool valid_net_endpoint(const char *path, int fd)
-{
-	return (path && *path && strlen(path) < VM_MAX_PATH && fd == -1) || (!path && fd >= 0);
-}
-
-KRUN_EXPORT int32_t krun_add_net_unixstream(uint32_t ctx_id, const char *c_path, int fd,
-					    uint8_t *const c_mac, uint32_t features, uint32_t flags)
-{
-	NEED(valid_net_endpoint(c_path, fd) && c_mac);
-	return add_net(ctx_id, NET_UNIXSTREAM, c_path, fd, c_mac, features, flags);
-}
-
-KRUN_EXPORT int32_t krun_add_net_unixgram(uint32_t ctx_id, const char *c_path, int fd,
-					  uint8_t *const c_mac, uint32_t features, uint32_t flags)
-{
-	NEED(valid_net_endpoint(c_path, fd) && c_mac);
-	return add_net(ctx_id, NET_UNIXGRAM, c_path, fd, c_mac, features, flags);
-}
-
-KRUN_EXPORT int32_t krun_add_net_tap(uint32_t ctx_id, char *c_tap_name, uint8_t *const c_mac,
-				     uint32_t features, uint32_t flags)
-{
-	NEED(c_tap_name && *c_tap_name && strlen(c_tap_name) < 16 && c_mac);
-	return add_net(ctx_id, NET_TAP, c_tap_name, -1, c_mac, features, flags);
-}
-
-KRUN_EXPORT int32_t krun_set_passt_fd(uint32_t ctx_id, int fd)
-{
-	NEED(fd >= 0);
-	return add_net(ctx_id, NET_PASST_FD, NULL, fd, NULL, 0, 0);
-}
-
-KRUN_EXPORT int32_t krun_set_gvproxy_path(uint32_t ctx_id, char *c_path)
-{
-	NEED(c_path && *c_path && strlen(c_path) < VM_MAX_PATH);
-	return add_net(ctx_id, NET_GVPROXY, c_path, -1, NULL, 0, 0);
-}
-
-static int set_net_mac(struct vm_config *cfg, const uint8_t *mac)
-{
-	memcpy(cfg->pending.net_mac, mac, sizeof(cfg->pending.net_mac));
-	cfg->pending.has_net_mac = true;
-	return 0;
-}
-
-KRUN_EXPORT int32_t krun_set_net_mac(uint32_t ctx_id, uint8_t *const c_mac)
-{
-	NEED(c_mac);
-	return WITH_CONFIG(ctx_id, cfg, set_net_mac(cfg, c_mac));
-}
 
 /* GPU, displays, input, vhost-user: counted until their devices exist. */
 

@@ -5,7 +5,8 @@
  * instructions (on the root share) name the stdio ports they made. vsock,
  * the entropy source and the balloon come next: every VM has them, and the
  * other devices keep their places. The disks come last, in the order they
- * were added (vda, vdb, ...).
+ * were added (vda, vdb, ...), then the network interfaces (eth0,
+ * eth1...).
  */
 #include <stddef.h>
 
@@ -19,5 +20,6 @@ const struct device_builder *const device_builders[] = {
     &rng_builder,     /* implicit */
     &balloon_builder, /* implicit */
     &disks_builder,
+    &net_builder,
     NULL,
 };

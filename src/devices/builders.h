@@ -26,5 +26,6 @@ extern const struct device_builder vsock_builder;	   /* virtio-vsock, unless dis
 extern const struct device_builder rng_builder;		   /* virtio-rng, always */
 extern const struct device_builder balloon_builder;	   /* virtio-balloon, always */
 extern const struct device_builder disks_builder;	   /* virtio-blk, one per disk */
+extern const struct device_builder net_builder;		   /* virtio-net, one per interface */
 
 #endif

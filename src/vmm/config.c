@@ -40,6 +40,7 @@ void vm_config_release(struct vm_config *cfg)
 	config_free_string_array(cfg->oem_strings);
 	vm_config_release_devices(cfg);
 	vm_config_release_pending(cfg);
+	vm_config_release_net(cfg);
 	vm_config_release_vsock(cfg);
 	vm_config_release_disks(cfg);
 	for (unsigned int i = 0; i < cfg->nshares; i++) {

@@ -100,27 +100,37 @@ struct root_remount {
 };
 
 /*
+ * Network interfaces (virtio-net, config_net.c), eth0, eth1... in the order
+ * added. krun_set_passt_fd() and krun_set_gvproxy_path() add a "legacy"
+ * interface whose MAC krun_set_net_mac() sets, before or after.
+ */
+#define VM_MAX_NETS 8
+
+enum net_backend { NET_UNIXSTREAM, NET_UNIXGRAM, NET_TAP };
+
+struct net_config {
+	enum net_backend backend;
+	char *path; /* socket path or tap name; NULL with an fd */
+	int fd;	    /* a connected socket, or -1 */
+	uint8_t mac[6];
+	uint32_t features; /* NET_FEATURE_* (virtio-net feature bits 0..31) */
+	uint32_t flags;	   /* NET_FLAG_* */
+	bool legacy;	   /* krun_set_passt_fd / krun_set_gvproxy_path: the MAC comes later */
+};
+
+struct net_setup {
+	struct net_config nets[VM_MAX_NETS];
+	unsigned int nnets;
+	uint8_t legacy_mac[6]; /* krun_set_net_mac */
+	bool has_legacy_mac;
+};
+
+/*
  * Devices whose emulation comes in a later version: the API checks and
  * records them; krun_start_enter() refuses to start a VM that has any
  * (vm_config_pending_devices) rather than run it without them.
  */
-#define VM_MAX_NETS 8
-
-enum net_backend { NET_UNIXSTREAM, NET_UNIXGRAM, NET_TAP, NET_PASST_FD, NET_GVPROXY };
-
-struct net_config {
-	enum net_backend backend;
-	char *path; /* socket path or tap name */
-	int fd;
-	uint8_t mac[6];
-	uint32_t features, flags;
-};
-
 struct pending_devices {
-	struct net_config nets[VM_MAX_NETS];
-	unsigned int nnets;
-	uint8_t net_mac[6]; /* krun_set_net_mac */
-	bool has_net_mac;
 	/* Counted only, until their devices exist. */
 	unsigned int gpu, displays, input, vhost_user;
 };
@@ -204,6 +214,8 @@ struct vm_config {
 	unsigned int ndisks;
 	struct root_remount remount;
 
+	struct net_setup net;
+
 	struct pending_devices pending;
 };
 
@@ -258,8 +270,16 @@ void vm_config_release_disks(struct vm_config *cfg);
  */
 int vm_config_scratch_root(struct vm_config *cfg);
 
-/* Devices of later versions (config_pending.c). */
+/* Network interfaces (config_net.c). */
 int vm_config_add_net(struct vm_config *cfg, const struct net_config *net);
+int vm_config_set_net_mac(struct vm_config *cfg, const uint8_t mac[6]);
+/* The MAC interface i gets: its own, or the legacy one's (set or default). */
+void vm_config_net_mac(const struct vm_config *cfg, unsigned int i, uint8_t mac[6]);
+/* The guest's name of interface i ("eth0"...). */
+void vm_config_net_name(unsigned int i, char *buf, size_t len);
+void vm_config_release_net(struct vm_config *cfg);
+
+/* Devices of later versions (config_pending.c). */
 void vm_config_release_pending(struct vm_config *cfg);
 /*
  * Names the recorded devices this build cannot run into buf ("virtio-blk

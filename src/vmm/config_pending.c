@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Devices of later versions (networking, GPU, input, vhost-user): the configuration keeps what
+ * Devices of later versions (GPU, input, vhost-user): the configuration keeps what
  * the API was given, checked, so that the VM can be refused by name at start and, once the devices
  * exist, built from the same data.
  */
@@ -12,30 +12,9 @@
 #include "vmm/config.h"
 #include "vmm/log.h"
 
-int vm_config_add_net(struct vm_config *cfg, const struct net_config *net)
-{
-	struct pending_devices *p = &cfg->pending;
-	struct net_config *n;
-
-	if (p->nnets == VM_MAX_NETS) {
-		pr_err("at most %d network interfaces", VM_MAX_NETS);
-		return -ENOSPC;
-	}
-	n = &p->nets[p->nnets];
-	*n = *net;
-	n->path = NULL;
-	if (net->path && !(n->path = strdup(net->path)))
-		return -ENOMEM;
-	p->nnets++;
-	return 0;
-}
-
 void vm_config_release_pending(struct vm_config *cfg)
 {
-	struct pending_devices *p = &cfg->pending;
-
-	for (unsigned int i = 0; i < p->nnets; i++)
-		free(p->nets[i].path);
+	(void)cfg;
 }
 
 static void name_kind(char *buf, size_t len, int *kinds, const char *name, unsigned int count,
@@ -58,7 +37,6 @@ int vm_config_pending_devices(const struct vm_config *cfg, char *buf, size_t len
 	if (!len)
 		return -EINVAL;
 	buf[0] = '\0';
-	name_kind(buf, len, &kinds, "virtio-net", p->nnets + p->has_net_mac, "setting");
 	name_kind(buf, len, &kinds, "virtio-gpu", p->gpu + p->displays, "setting");
 	name_kind(buf, len, &kinds, "virtio-input", p->input, "device");
 	name_kind(buf, len, &kinds, "vhost-user", p->vhost_user, "device");

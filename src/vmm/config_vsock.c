@@ -72,7 +72,7 @@ int vm_config_disable_implicit_vsock(struct vm_config *cfg)
 /* As upstream: a network interface replaces the implicit vsock (and its TSI). */
 bool vm_config_has_vsock(const struct vm_config *cfg)
 {
-	return cfg->vsock.added || (!cfg->vsock.no_implicit && cfg->pending.nnets == 0);
+	return cfg->vsock.added || (!cfg->vsock.no_implicit && cfg->net.nnets == 0);
 }
 
 uint32_t vm_config_tsi_features(const struct vm_config *cfg)

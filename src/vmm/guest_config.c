@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "libkrun.h"
 #include "vmm/guest_config.h"
 
 struct blob {
@@ -86,6 +87,15 @@ uint8_t *guest_config_build(const struct vm_config *cfg, const char *const ports
 			continue;
 		put(&b, "mount", spec);
 		free(spec);
+	}
+	/* Init brings up lo and every ethN; DHCP only on these. */
+	for (unsigned int i = 0; i < cfg->net.nnets; i++) {
+		char name[16];
+
+		if (!(cfg->net.nets[i].flags & NET_FLAG_DHCP_CLIENT))
+			continue;
+		vm_config_net_name(i, name, sizeof(name));
+		put(&b, "net_dhcp", name);
 	}
 	if (b.failed) {
 		free(b.data);

@@ -1,0 +1,674 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The virtio-net device: MAC and link status in config space, mergeable
+ * receive buffers, the offloads the interface was given, one thread per
+ * interface that serves both queues and the peer's fd from one epoll set.
+ *
+ * Transmit: chains are taken in batches; each frame is checked (net_tx_check)
+ * and handed to the backend as iovecs pointing into guest memory, with a
+ * small prefix of ours (stream length, or a copy of the header for a tap);
+ * nothing is copied. A peer that is full keeps the batch (and the guest's
+ * buffers) until it can take more: the guest is throttled, nothing buffered.
+ *
+ * Receive: the peer's frames go into one bounded buffer, as a length-prefixed
+ * stream (a stream peer's bytes as they come; a datagram or a tap frame with
+ * a prefix of ours), then into the guest's buffers. The peer's fd is only
+ * read while the buffer has room: a peer faster than the guest fills its
+ * socket and is back-pressured.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "devices/builders.h"
+#include "devices/virtio/net/net.h"
+#include "vmm/log.h"
+#include "vmm/util.h"
+#include "vmm/vm.h"
+
+#define RX_QUEUE 0
+#define TX_QUEUE 1
+
+#define SERVE_ROUNDS 32 /* before the thread looks at its epoll set again */
+#define RX_BATCH     64 /* frames to the guest per round, one interrupt */
+#define WATCH_NONE   (~0u)
+
+/* ---- peer state */
+
+static void update_watch(struct net_if *nif)
+{
+	uint32_t want = 0;
+
+	if (nif->watched == WATCH_NONE)
+		return;
+	if (!nif->rx_readable && NET_RX_BUF - (nif->rx_tail - nif->rx_head) >= 4 + NET_HDR_LEN + NET_MAX_FRAME)
+		want |= EPOLLIN;
+	if (!nif->tx_writable)
+		want |= EPOLLOUT;
+	if (want == nif->watched)
+		return;
+	/* Nothing wanted: out of the set, or a hang-up would wake us in a loop. */
+	if (!want) {
+		epoll_ctl(nif->epfd, EPOLL_CTL_DEL, nif->fd, NULL);
+	} else {
+		struct epoll_event ev = {.events = want, .data.ptr = nif};
+
+		if (epoll_ctl(nif->epfd, nif->watched ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, nif->fd,
+			      &ev) < 0)
+			pr_debug("virtio-net %s: epoll_ctl: %s", nif->name, strerror(errno));
+	}
+	nif->watched = want;
+}
+
+/* The peer went away: the guest sees the link down; the VM runs on. */
+static void peer_gone(struct net_if *nif, int err)
+{
+	if (!atomic_exchange(&nif->link_up, false))
+		return;
+	if (!nif->peer_gone_logged) {
+		nif->peer_gone_logged = true;
+		pr_warn("virtio-net %s: the %s peer went away (%s): link down", nif->name,
+			nif->ops->name, err ? strerror(err) : "connection closed");
+	}
+	if (nif->watched != WATCH_NONE && nif->watched)
+		epoll_ctl(nif->epfd, EPOLL_CTL_DEL, nif->fd, NULL);
+	nif->watched = WATCH_NONE;
+	nif->config[6] = 0; /* status, little-endian */
+	nif->config[7] = 0;
+	virtio_notify_config(&nif->dev);
+}
+
+/* ---- transmit */
+
+static void push_tx(struct net_if *nif, uint16_t head, uint32_t generation)
+{
+	struct virtio_queue *q = &nif->dev.queues[TX_QUEUE];
+
+	if (generation == q->vq.generation)
+		virtq_push(&q->vq, head, 0);
+}
+
+/* Give back the frames the backend has sent since the last call. */
+static unsigned int complete_sent(struct net_if *nif, unsigned int done)
+{
+	struct net_tx_batch *b = &nif->tx;
+	unsigned int n = 0;
+
+	for (; done < b->next; done++, n++) {
+		nif->stats.tx_frames++;
+		nif->stats.tx_bytes += b->frames[done].len;
+		push_tx(nif, b->frames[done].head, b->generation);
+	}
+	return n;
+}
+
+static void drop_tx(struct net_if *nif, uint16_t head, enum net_drop why)
+{
+	nif->stats.tx_drops[why]++;
+	if (why != NET_DROP_LINKDOWN)
+		pr_warn_guest("virtio-net %s: transmit frame dropped: %s", nif->name,
+			      net_drop_names[why]);
+	push_tx(nif, head, nif->dev.queues[TX_QUEUE].vq.generation);
+}
+
+/*
+ * For a peer without the header: fill in the checksum the guest left to us.
+ * The field is replaced by an iovec of ours (guest buffers are read-only to
+ * us), so the frame's pieces are split around it.
+ */
+static unsigned int frame_with_csum(struct net_if *nif, const struct virtio_net_hdr *h,
+				    const struct iovec *frame, unsigned int n, size_t len,
+				    struct iovec *out, unsigned int max, uint16_t *csum)
+{
+	size_t start = le16toh(h->csum_start), field = start + le16toh(h->csum_offset);
+	unsigned int k, k2;
+	size_t got;
+	uint16_t sum = net_csum_iov(frame, n, start, len - start, 0);
+
+	sum = (uint16_t)~sum;
+	if (!sum)
+		sum = 0xffff; /* as the kernel does: 0 means "none" for UDP */
+	*csum = htobe16(sum);
+	/* The field held the pseudo-header sum, which the sum above included. */
+	k = iov_slice(frame, n, 0, field, out, max, &got);
+	if (got != field || k + 1 >= max)
+		return 0;
+	out[k++] = (struct iovec){csum, 2};
+	k2 = iov_slice(frame, n, field + 2, len - field - 2, out + k, max - k, &got);
+	if (got != len - field - 2)
+		return 0;
+	(void)nif;
+	return k + k2;
+}
+
+/* Put the chain's frame into the batch; NET_OK, or why it is dropped. */
+static enum net_drop add_tx_frame(struct net_if *nif, const struct virtq_chain *c)
+{
+	struct net_tx_batch *b = &nif->tx;
+	unsigned int i = b->nframes, room = NET_TX_IOV - b->niov, n;
+	struct net_tx_frame *f = &b->frames[i];
+	struct virtio_net_hdr hdr;
+	struct iovec frame[NET_TX_FRAME_IOV];
+	struct iovec *out = &b->iov[b->niov];
+	size_t len, got;
+	enum net_drop why;
+
+	if (c->readable_len < NET_HDR_LEN)
+		return NET_DROP_SHORT;
+	if (c->readable_len - NET_HDR_LEN > NET_MAX_FRAME)
+		return NET_DROP_LONG;
+	len = c->readable_len - NET_HDR_LEN;
+	iov_to_buf(c->readable, c->nreadable, 0, &hdr, sizeof(hdr));
+	why = net_tx_check(&hdr, nif->features, len);
+	if (why != NET_OK)
+		return why;
+	n = iov_slice(c->readable, c->nreadable, NET_HDR_LEN, len, frame, NET_TX_FRAME_IOV, &got);
+	if (got != len)
+		return NET_DROP_CHAIN;
+
+	/* The backend's prefix: a length, a header, or nothing. */
+	if (nif->ops->vnet_hdr) {
+		memcpy(b->prefix[i], &hdr, sizeof(hdr));
+		out[0] = (struct iovec){b->prefix[i], NET_HDR_LEN};
+	} else if (nif->ops->stream) {
+		uint32_t be = htobe32((uint32_t)len);
+
+		memcpy(b->prefix[i], &be, 4);
+		out[0] = (struct iovec){b->prefix[i], 4};
+	} else {
+		out[0] = (struct iovec){b->prefix[i], 0};
+	}
+	if (!nif->ops->vnet_hdr && (hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))
+		n = frame_with_csum(nif, &hdr, frame, n, len, out + 1, room - 1, &b->csum[i]);
+	else if (n + 1 <= room)
+		memcpy(out + 1, frame, n * sizeof(*frame));
+	else
+		n = 0;
+	if (!n)
+		return NET_DROP_CHAIN;
+	f->head = c->head;
+	f->first = b->niov;
+	f->niov = n + 1;
+	f->len = out[0].iov_len + len;
+	b->niov += n + 1;
+	b->nframes++;
+	return NET_OK;
+}
+
+/* Send what the batch holds; false when the peer is full (the rest waits). */
+static bool flush_tx(struct net_if *nif, unsigned int *pushed)
+{
+	struct net_tx_batch *b = &nif->tx;
+	unsigned int done = b->next;
+	int ret;
+
+	if (b->next == b->nframes)
+		return true;
+	if (!atomic_load(&nif->link_up)) {
+		ret = -EPIPE;
+	} else {
+		ret = nif->ops->send(nif, b);
+		*pushed += complete_sent(nif, done);
+		if (ret == -EAGAIN) {
+			nif->tx_writable = false;
+			return false;
+		}
+		if (ret < 0)
+			peer_gone(nif, -ret);
+	}
+	if (ret < 0) {
+		for (unsigned int i = b->next; i < b->nframes; i++) {
+			nif->stats.tx_drops[NET_DROP_LINKDOWN]++;
+			push_tx(nif, b->frames[i].head, b->generation);
+			(*pushed)++;
+		}
+	}
+	b->nframes = b->next = b->niov = 0;
+	b->next_sent = 0;
+	return true;
+}
+
+/* One batch: true if anything moved. */
+static bool serve_tx(struct net_if *nif)
+{
+	struct virtio_queue *q = &nif->dev.queues[TX_QUEUE];
+	struct net_tx_batch *b = &nif->tx;
+	unsigned int pushed = 0;
+	bool moved = false;
+
+	pthread_mutex_lock(&q->lock);
+	if (b->nframes && !nif->tx_writable)
+		goto out;
+	if (b->nframes && !flush_tx(nif, &pushed))
+		goto out;
+	b->generation = q->vq.generation;
+	while (b->nframes < NET_TX_BATCH && NET_TX_IOV - b->niov > NET_TX_FRAME_IOV + 2) {
+		enum net_drop why;
+
+		if (virtq_pop(&q->vq, &nif->chain) != 1)
+			break;
+		moved = true;
+		why = atomic_load(&nif->link_up) ? add_tx_frame(nif, &nif->chain)
+						 : NET_DROP_LINKDOWN;
+		if (why != NET_OK) {
+			drop_tx(nif, nif->chain.head, why);
+			pushed++;
+		}
+	}
+	flush_tx(nif, &pushed);
+out:
+	if (pushed && virtq_needs_notify(&q->vq))
+		virtio_notify_used(&nif->dev);
+	pthread_mutex_unlock(&q->lock);
+	return moved || pushed;
+}
+
+/* ---- receive */
+
+/* Read from the peer while the buffer has room for a whole frame. */
+static void fill_rx(struct net_if *nif)
+{
+	const size_t need = 4 + NET_HDR_LEN + NET_MAX_FRAME;
+
+	while (nif->rx_readable && atomic_load(&nif->link_up)) {
+		ssize_t n;
+
+		if (nif->rx_head == nif->rx_tail)
+			nif->rx_head = nif->rx_tail = 0;
+		if (NET_RX_BUF - nif->rx_tail < need && nif->rx_head) {
+			memmove(nif->rx_buf, nif->rx_buf + nif->rx_head,
+				nif->rx_tail - nif->rx_head);
+			nif->rx_tail -= nif->rx_head;
+			nif->rx_head = 0;
+		}
+		if (NET_RX_BUF - nif->rx_tail < need)
+			return; /* full: the guest drains it first */
+		if (nif->ops->stream) {
+			n = nif->ops->recv(nif, nif->rx_buf + nif->rx_tail,
+					   NET_RX_BUF - nif->rx_tail);
+		} else {
+			n = nif->ops->recv(nif, nif->rx_buf + nif->rx_tail + 4,
+					   need - 4);
+			if (n > 0) {
+				uint32_t be = htobe32((uint32_t)n);
+
+				memcpy(nif->rx_buf + nif->rx_tail, &be, 4);
+				n += 4;
+			}
+		}
+		if (n == -EAGAIN) {
+			nif->rx_readable = false;
+			return;
+		}
+		if (n == -EMSGSIZE || n == -ENODATA) {
+			enum net_drop why = n == -EMSGSIZE ? NET_DROP_LONG : NET_DROP_SHORT;
+
+			nif->stats.rx_drops[why]++;
+			pr_warn_guest("virtio-net %s: a frame from the peer dropped: %s",
+				      nif->name, net_drop_names[why]);
+			continue;
+		}
+		if (n <= 0) {
+			peer_gone(nif, n < 0 ? (int)-n : 0);
+			return;
+		}
+		nif->rx_tail += (size_t)n;
+	}
+}
+
+/*
+ * Take the guest's buffers for "need" bytes: mergeable chains, or one
+ * chain. Returns the number of chains (their iovecs in nif->rx_iov, their
+ * heads and sizes in heads/caps), 0 when the guest has not enough, -1 when
+ * one chain cannot hold the frame (no mergeable buffers).
+ */
+static int take_rx_buffers(struct net_if *nif, struct virtq *vq, size_t need, uint16_t *heads,
+			   uint32_t *caps, unsigned int *niov)
+{
+	bool mergeable = nif->features & VIRTIO_NET_F_MRG_RXBUF;
+	size_t total = 0;
+	int nchains = 0;
+
+	*niov = 0;
+	while (total < need) {
+		struct virtq_chain *c = &nif->chain;
+		size_t cap = 0;
+
+		if (nchains == NET_RX_MAX_CHAINS || virtq_pop(vq, c) != 1) {
+			virtq_unpop(vq, (uint16_t)nchains);
+			return 0;
+		}
+		for (unsigned int i = 0; i < c->nwritable && *niov < NET_RX_IOV; i++) {
+			nif->rx_iov[(*niov)++] = c->writable[i];
+			cap += c->writable[i].iov_len;
+		}
+		heads[nchains] = c->head;
+		caps[nchains] = (uint32_t)MIN(cap, UINT32_MAX);
+		nchains++;
+		total += cap;
+		if (!mergeable && total < need) {
+			virtq_unpop(vq, 1);
+			return -1;
+		}
+	}
+	return nchains;
+}
+
+/* One frame into the guest; false when it has no room for it now. */
+static bool deliver_frame(struct net_if *nif, struct virtq *vq, const uint8_t *frame, size_t len)
+{
+	struct virtio_net_hdr hdr = {0};
+	uint16_t heads[NET_RX_MAX_CHAINS];
+	uint32_t caps[NET_RX_MAX_CHAINS];
+	unsigned int niov;
+	size_t left;
+	int n;
+
+	if (nif->ops->vnet_hdr) {
+		/* The tap's header: offloads the guest negotiated (TUNSETOFFLOAD). */
+		memcpy(&hdr, frame, NET_HDR_LEN);
+		frame += NET_HDR_LEN;
+		len -= NET_HDR_LEN;
+	}
+	n = take_rx_buffers(nif, vq, NET_HDR_LEN + len, heads, caps, &niov);
+	if (n == 0)
+		return false;
+	if (n < 0) {
+		nif->stats.rx_drops[NET_DROP_NOROOM]++;
+		pr_warn_guest("virtio-net %s: a %zu-byte frame does not fit the guest's receive "
+			      "buffer: dropped", nif->name, len);
+		return true;
+	}
+	hdr.num_buffers = htole16((uint16_t)n);
+	buf_to_iov(nif->rx_iov, niov, 0, &hdr, NET_HDR_LEN);
+	buf_to_iov(nif->rx_iov, niov, NET_HDR_LEN, frame, len);
+	left = NET_HDR_LEN + len;
+	for (int i = 0; i < n; i++) {
+		uint32_t used = (uint32_t)MIN(left, caps[i]);
+
+		virtq_push(vq, heads[i], used);
+		left -= used;
+	}
+	nif->stats.rx_frames++;
+	nif->stats.rx_bytes += len;
+	return true;
+}
+
+static bool serve_rx(struct net_if *nif)
+{
+	struct virtio_queue *q = &nif->dev.queues[RX_QUEUE];
+	unsigned int delivered = 0;
+	bool moved = false;
+
+	pthread_mutex_lock(&q->lock);
+	while (delivered < RX_BATCH) {
+		size_t consumed, off, len, before;
+		enum net_deframe r;
+
+		r = net_deframe(&nif->deframer, nif->rx_buf + nif->rx_head,
+				nif->rx_tail - nif->rx_head, &consumed, &off, &len);
+		if (r == NET_FRAME) {
+			if (!deliver_frame(nif, &q->vq, nif->rx_buf + nif->rx_head + off, len))
+				break; /* the guest's kick brings us back */
+			delivered++;
+		} else if (r == NET_FRAME_BAD) {
+			nif->stats.rx_drops[NET_DROP_LONG]++;
+			pr_warn_guest("virtio-net %s: the peer sent a frame of bad length %llu: "
+				      "dropped",
+				      nif->name, (unsigned long long)nif->deframer.skip);
+		}
+		nif->rx_head += consumed;
+		moved |= consumed != 0;
+		if (r != NET_FRAME_MORE || consumed)
+			continue;
+		/* A partial frame or nothing: read more, if the peer has any. */
+		before = nif->rx_tail - nif->rx_head;
+		fill_rx(nif);
+		if (nif->rx_tail - nif->rx_head == before)
+			break;
+	}
+	if (delivered && virtq_needs_notify(&q->vq))
+		virtio_notify_used(&nif->dev);
+	pthread_mutex_unlock(&q->lock);
+	/* Room again: read ahead while the guest handles these. */
+	fill_rx(nif);
+	return moved;
+}
+
+/* ---- the interface's thread */
+
+static void *net_thread(void *arg)
+{
+	struct net_if *nif = arg;
+	struct epoll_event ev[8];
+	bool more = false;
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	for (;;) {
+		int n = epoll_wait(nif->epfd, ev, 8, more ? 0 : -1);
+
+		if (n < 0 && errno != EINTR) {
+			pr_err("virtio-net %s: epoll_wait: %s", nif->name, strerror(errno));
+			return NULL;
+		}
+		pthread_mutex_lock(&nif->lock);
+		for (int i = 0; i < n; i++) {
+			void *p = ev[i].data.ptr;
+
+			if (p == &nif->dev.queues[RX_QUEUE] || p == &nif->dev.queues[TX_QUEUE]) {
+				virtio_queue_ack_kick(p);
+				continue;
+			}
+			if (ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+				nif->rx_readable = true;
+			if (ev[i].events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+				nif->tx_writable = true;
+		}
+		more = false;
+		if (nif->ready) {
+			int round;
+
+			for (round = 0; round < SERVE_ROUNDS; round++) {
+				bool moved = serve_tx(nif);
+
+				moved |= serve_rx(nif);
+				if (!moved)
+					break;
+			}
+			more = round == SERVE_ROUNDS;
+		} else {
+			fill_rx(nif);
+		}
+		update_watch(nif);
+		pthread_mutex_unlock(&nif->lock);
+	}
+	return NULL;
+}
+
+/* ---- virtio_device_ops */
+
+static void net_config_read(struct virtio_device *dev, uint32_t offset, void *data, uint32_t len)
+{
+	struct net_if *nif = dev->priv;
+
+	memcpy(data, nif->config + offset, len);
+}
+
+static int net_activate(struct virtio_device *dev)
+{
+	struct net_if *nif = dev->priv;
+	uint64_t one = 1;
+	int ret = 0;
+
+	pthread_mutex_lock(&nif->lock);
+	nif->features = dev->driver_features;
+	if (nif->ops->set_offload)
+		ret = nif->ops->set_offload(nif, nif->features);
+	nif->ready = ret == 0;
+	pthread_mutex_unlock(&nif->lock);
+	if (ret < 0)
+		return ret;
+	if (!nif->started) {
+		if (pthread_create(&nif->thread, NULL, net_thread, nif) != 0)
+			return -EAGAIN;
+		nif->started = true;
+	}
+	/* Frames may be waiting since before the driver was ready. */
+	if (write(dev->queues[RX_QUEUE].kick_fd, &one, sizeof(one)) < 0)
+		pr_debug("virtio-net %s: self-kick: %s", nif->name, strerror(errno));
+	return 0;
+}
+
+/* The driver reset the device: a held batch belongs to the old rings. */
+static void net_reset(struct virtio_device *dev)
+{
+	struct net_if *nif = dev->priv;
+
+	pthread_mutex_lock(&nif->lock);
+	nif->ready = false;
+	nif->tx.nframes = nif->tx.next = nif->tx.niov = 0;
+	nif->tx.next_sent = 0;
+	pthread_mutex_unlock(&nif->lock);
+}
+
+static void net_drain(struct virtio_device *dev)
+{
+	struct net_if *nif = dev->priv;
+	const struct net_stats *s = &nif->stats;
+	uint64_t tx_drops = 0, rx_drops = 0;
+
+	for (int i = 0; i < NET_DROP_MAX; i++) {
+		tx_drops += s->tx_drops[i];
+		rx_drops += s->rx_drops[i];
+	}
+	pr_debug("virtio-net %s: %llu frames (%llu bytes) from the guest, %llu (%llu bytes) to "
+		 "it; dropped %llu from the guest, %llu from the peer",
+		 nif->name, (unsigned long long)s->tx_frames, (unsigned long long)s->tx_bytes,
+		 (unsigned long long)s->rx_frames, (unsigned long long)s->rx_bytes,
+		 (unsigned long long)tx_drops, (unsigned long long)rx_drops);
+}
+
+static void net_free(struct net_if *nif)
+{
+	if (nif->epfd >= 0)
+		close(nif->epfd);
+	if (nif->own_fd && nif->fd >= 0)
+		close(nif->fd);
+	pthread_mutex_destroy(&nif->lock);
+	free(nif->rx_buf);
+	free(nif);
+}
+
+/* Only for a VM that never ran: the thread was never started. */
+static void net_release(struct virtio_device *dev)
+{
+	net_free(dev->priv);
+}
+
+static const struct virtio_device_ops net_ops = {
+    .name = "net",
+    .device_id = VIRTIO_ID_NET,
+    .config_read = net_config_read,
+    .activate = net_activate,
+    .reset = net_reset,
+    .drain = net_drain,
+    .release = net_release,
+};
+
+static int open_backend(struct net_if *nif, const struct net_config *cfg)
+{
+	switch (cfg->backend) {
+	case NET_UNIXSTREAM:
+		return net_unixstream_open(nif, cfg);
+	case NET_UNIXGRAM:
+		return net_unixgram_open(nif, cfg);
+	case NET_TAP:
+		return net_tap_open(nif, cfg);
+	}
+	return -EINVAL;
+}
+
+static int watch_kicks(struct net_if *nif)
+{
+	for (unsigned int i = 0; i < 2; i++) {
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &nif->dev.queues[i]};
+
+		if (epoll_ctl(nif->epfd, EPOLL_CTL_ADD, nif->dev.queues[i].kick_fd, &ev) < 0)
+			return -errno;
+	}
+	nif->watched = 0;
+	update_watch(nif);
+	return 0;
+}
+
+static int create_interface(struct vm *vm, unsigned int index)
+{
+	const struct net_config *cfg = &vm->cfg->net.nets[index];
+	struct net_if *nif = calloc(1, sizeof(*nif));
+	int ret;
+
+	if (!nif)
+		return -ENOMEM;
+	pthread_mutex_init(&nif->lock, NULL);
+	nif->fd = nif->epfd = -1;
+	vm_config_net_name(index, nif->name, sizeof(nif->name));
+	vm_config_net_mac(vm->cfg, index, nif->config);
+	nif->config[6] = VIRTIO_NET_S_LINK_UP;
+	atomic_init(&nif->link_up, true);
+	nif->rx_readable = false;
+	nif->tx_writable = true;
+	nif->watched = WATCH_NONE;
+	nif->deframer.min_len = NET_MIN_FRAME;
+	nif->deframer.max_len = NET_MAX_FRAME;
+	nif->rx_buf = malloc(NET_RX_BUF);
+	nif->epfd = epoll_create1(EPOLL_CLOEXEC);
+	ret = !nif->rx_buf ? -ENOMEM : nif->epfd < 0 ? -errno : 0;
+	if (!ret)
+		ret = open_backend(nif, cfg);
+	if (ret < 0)
+		goto fail;
+	if (nif->ops->vnet_hdr)
+		nif->deframer.min_len += NET_HDR_LEN, nif->deframer.max_len += NET_HDR_LEN;
+	nif->dev.ops = &net_ops;
+	nif->dev.priv = nif;
+	nif->dev.features = net_offered_features(cfg->features) | VIRTIO_F_INDIRECT_DESC;
+	nif->dev.config_size = sizeof(nif->config);
+	nif->dev.nqueues = 2;
+	nif->dev.queue_max = NET_QUEUE_SIZE;
+	ret = virtio_mmio_add(vm, &nif->dev);
+	if (ret < 0)
+		goto fail;
+	/* The VM owns the device now: net_release() if it never runs. */
+	ret = watch_kicks(nif);
+	if (ret < 0)
+		pr_err("virtio-net %s: %s", nif->name, strerror(-ret));
+	else
+		pr_debug("virtio-net %s: %s, features 0x%llx", nif->name, nif->ops->name,
+			 (unsigned long long)nif->dev.features);
+	return ret;
+fail:
+	pr_err("virtio-net %s: %s", nif->name, strerror(-ret));
+	net_free(nif);
+	return ret;
+}
+
+static int create_nets(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->cfg->net.nnets; i++) {
+		int ret = create_interface(vm, i);
+
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+const struct device_builder net_builder = {"virtio-net", create_nets};

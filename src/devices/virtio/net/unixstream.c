@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The stream backend: passt, or anything that speaks QEMU's stream netdev
+ * framing (each frame after its 4-byte big-endian length) on a unix stream
+ * socket, connected by path or handed over as a connected fd.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "devices/virtio/net/net.h"
+#include "vmm/log.h"
+#include "vmm/util.h"
+
+#define SOCK_BUF (2 * 1024 * 1024)
+
+static ssize_t stream_recv(struct net_if *nif, void *buf, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = recv(nif->fd, buf, len, MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
+/* Advance the batch by "sent" bytes. */
+static void consume(struct net_tx_batch *b, size_t sent)
+{
+	while (sent && b->next < b->nframes) {
+		size_t left = b->frames[b->next].len - b->next_sent;
+
+		if (sent < left) {
+			b->next_sent += sent;
+			return;
+		}
+		sent -= left;
+		b->next++;
+		b->next_sent = 0;
+	}
+}
+
+/* Every frame from b->next on, in as few sendmsg() calls as IOV_MAX allows. */
+static int stream_send(struct net_if *nif, struct net_tx_batch *b)
+{
+	struct iovec iov[NET_TX_IOV];
+
+	while (b->next < b->nframes) {
+		unsigned int niov = 0;
+		size_t total = 0, got;
+		struct msghdr msg = {0};
+		ssize_t n;
+
+		for (unsigned int i = b->next; i < b->nframes; i++) {
+			const struct net_tx_frame *f = &b->frames[i];
+			size_t skip = i == b->next ? b->next_sent : 0;
+
+			if (niov + f->niov > NET_TX_IOV)
+				break;
+			niov += iov_slice(&b->iov[f->first], f->niov, skip, f->len - skip,
+					  &iov[niov], NET_TX_IOV - niov, &got);
+			total += got;
+		}
+		msg.msg_iov = iov;
+		msg.msg_iovlen = niov;
+		do
+			n = sendmsg(nif->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+		while (n < 0 && errno == EINTR);
+		if (n < 0)
+			return errno == EAGAIN ? -EAGAIN : -errno;
+		consume(b, (size_t)n);
+		if ((size_t)n < total)
+			return -EAGAIN; /* the socket is full: wait for room */
+	}
+	return 0;
+}
+
+static const struct net_backend_ops stream_ops = {
+    .name = "unixstream",
+    .stream = true,
+    .recv = stream_recv,
+    .send = stream_send,
+};
+
+static int connect_path(const char *path)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	int fd, err;
+
+	if (strlen(path) >= sizeof(addr.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(addr.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		err = errno;
+		close(fd);
+		return -err;
+	}
+	return fd;
+}
+
+int net_unixstream_open(struct net_if *nif, const struct net_config *cfg)
+{
+	int type = 0, size = SOCK_BUF;
+	socklen_t tlen = sizeof(type);
+
+	if (cfg->path) {
+		nif->fd = connect_path(cfg->path);
+		if (nif->fd < 0) {
+			pr_err("virtio-net %s: connect to %s: %s", nif->name, cfg->path,
+			       strerror(-nif->fd));
+			return nif->fd;
+		}
+		nif->own_fd = true;
+	} else {
+		nif->fd = cfg->fd;
+	}
+	if (getsockopt(nif->fd, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0 || type != SOCK_STREAM) {
+		pr_err("virtio-net %s: fd %d is not a stream socket", nif->name, nif->fd);
+		return -EINVAL;
+	}
+	if (fcntl(nif->fd, F_SETFL, fcntl(nif->fd, F_GETFL) | O_NONBLOCK) < 0)
+		return -errno;
+	/* Room for a burst of 64 KiB frames each way; the kernel caps it. */
+	setsockopt(nif->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	setsockopt(nif->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	nif->ops = &stream_ops;
+	return 0;
+}
