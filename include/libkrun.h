@@ -29,7 +29,7 @@
  *  - A feature that this build or this host cannot provide is refused with
  *    -ENOTSUP, either at once or from krun_start_enter(), together with a log
  *    line naming what is missing. Devices that come in a later version
- *    (networking, GPU and displays, input, vhost-user) are checked
+ *    (GPU and displays, input, vhost-user) are checked
  *    and recorded by their calls; krun_start_enter() then refuses the VM by
  *    naming them, rather than start it without them.
  */
@@ -244,28 +244,48 @@ int32_t krun_add_virtiofs3(uint32_t ctx_id, const char *c_tag, const char *c_pat
 
 /*
  * Add a virtio-net interface backed by a stream socket to a userspace network
- * proxy (passt, socket_vmnet...). Give either a socket path (fd = -1) or a
- * connected fd (c_path = NULL). Interfaces appear as eth0, eth1... in the
- * order added. c_mac is 6 bytes.
+ * proxy (passt, socket_vmnet...) speaking QEMU's stream framing (a 4-byte
+ * big-endian length before each frame). Give either a socket path (fd = -1)
+ * or a connected fd (c_path = NULL). Interfaces appear as eth0, eth1... in
+ * the order added (at most 8); a network interface replaces the implicit
+ * vsock. c_mac is 6 bytes, a unicast address. "features" are NET_FEATURE_*
+ * offloads offered to the guest (TSO/UFO only with their checksum feature);
+ * a peer without a virtio-net header gets the checksums the guest left to
+ * the device filled in, and TSO super-frames as they are (passt takes them).
+ * With NET_FLAG_DHCP_CLIENT the guest's init configures the interface by
+ * DHCP. A peer that goes away is logged once and the guest sees the link
+ * down; the VM runs on.
  */
 int32_t krun_add_net_unixstream(uint32_t ctx_id, const char *c_path, int fd, uint8_t *const c_mac,
 				uint32_t features, uint32_t flags);
 
-/* As krun_add_net_unixstream(), for a datagram socket proxy (gvproxy, vmnet-helper). */
+/*
+ * As krun_add_net_unixstream(), for a datagram socket proxy (gvproxy,
+ * vmnet-helper): one frame per datagram. A path is connected from an
+ * autobound abstract address the peer can answer to. With NET_FLAG_VFKIT the
+ * first datagram is "VFKT", as gvproxy's vfkit mode expects.
+ */
 int32_t krun_add_net_unixgram(uint32_t ctx_id, const char *c_path, int fd, uint8_t *const c_mac,
 			      uint32_t features, uint32_t flags);
 
-/* Add a virtio-net interface on the host tap device "c_tap_name". */
+/*
+ * Add a virtio-net interface on the host tap device "c_tap_name" (an existing
+ * one, or a new one that lives as long as the VM; CAP_NET_ADMIN to create),
+ * opened with IFF_VNET_HDR so that offloads pass both ways.
+ */
 int32_t krun_add_net_tap(uint32_t ctx_id, char *c_tap_name, uint8_t *const c_mac, uint32_t features,
 			 uint32_t flags);
 
-/* Deprecated: use krun_add_net_unixstream(). */
+/* Deprecated: use krun_add_net_unixstream(). COMPAT_NET_FEATURES, no DHCP. */
 int32_t krun_set_passt_fd(uint32_t ctx_id, int fd);
 
-/* Deprecated: use krun_add_net_unixgram(). */
+/* Deprecated: use krun_add_net_unixgram(). COMPAT_NET_FEATURES, NET_FLAG_VFKIT. */
 int32_t krun_set_gvproxy_path(uint32_t ctx_id, char *c_path);
 
-/* MAC address (6 bytes) of the interface set up by krun_set_passt_fd(). */
+/*
+ * MAC address (6 bytes) of the interface set up by krun_set_passt_fd() or
+ * krun_set_gvproxy_path(), before or after it (default 5a:94:ef:e4:0c:ee).
+ */
 int32_t krun_set_net_mac(uint32_t ctx_id, uint8_t *const c_mac);
 
 /*

@@ -13,6 +13,8 @@ packages=(
 	busybox-static file bzip2 zstd
 	# disk images for the virtio-blk tests (qemu-img, mkfs.ext4 -d)
 	qemu-utils e2fsprogs
+	# virtio-net tests and benchmark: a real passt peer
+	passt
 	# KVM test host, QEMU peer for the benchmarks, fuzzers
 	qemu-system-x86 qemu-system-data clang libclang-rt-14-dev
 	# container tests: crun built from its Debian source package against our

@@ -486,8 +486,9 @@ static int add_net(uint32_t ctx, const struct options *o, const char *spec, unsi
 	if (!strcmp(buf, "tap"))
 		return check(spec, krun_add_net_tap(ctx, arg, mac, features, flags));
 bad:
-	fprintf(stderr, "krun-chroot: --net wants passt, unixstream:PATH, unixgram:PATH or tap:NAME "
-			"with options mac=, dhcp, nodhcp, nooffload, vfkit; got \"%s\"\n",
+	fprintf(stderr,
+		"krun-chroot: --net wants passt, unixstream:PATH, unixgram:PATH or tap:NAME "
+		"with options mac=, dhcp, nodhcp, nooffload, vfkit; got \"%s\"\n",
 		spec);
 	return -1;
 }
@@ -497,7 +498,8 @@ static int configure_nets(uint32_t ctx, const struct options *o)
 	unsigned int passts = 0;
 
 	for (unsigned int i = 0; i < o->nnets; i++)
-		passts += !strncmp(o->nets[i], "passt", 5) && (!o->nets[i][5] || o->nets[i][5] == ',');
+		passts +=
+		    !strncmp(o->nets[i], "passt", 5) && (!o->nets[i][5] || o->nets[i][5] == ',');
 	if (o->npublish && passts != 1) {
 		fprintf(stderr, "krun-chroot: --publish needs one --net passt\n");
 		return -1;

@@ -75,8 +75,7 @@ KRUN_EXPORT int32_t krun_set_passt_fd(uint32_t ctx_id, int fd)
 KRUN_EXPORT int32_t krun_set_gvproxy_path(uint32_t ctx_id, char *c_path)
 {
 	NEED(c_path && *c_path && strlen(c_path) < VM_MAX_PATH);
-	return add_net(ctx_id, NET_UNIXGRAM, c_path, -1, NULL, COMPAT_NET_FEATURES,
-		       NET_FLAG_VFKIT);
+	return add_net(ctx_id, NET_UNIXGRAM, c_path, -1, NULL, COMPAT_NET_FEATURES, NET_FLAG_VFKIT);
 }
 
 KRUN_EXPORT int32_t krun_set_net_mac(uint32_t ctx_id, uint8_t *const c_mac)

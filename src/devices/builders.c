@@ -5,8 +5,7 @@
  * instructions (on the root share) name the stdio ports they made. vsock,
  * the entropy source and the balloon come next: every VM has them, and the
  * other devices keep their places. The disks come last, in the order they
- * were added (vda, vdb, ...), then the network interfaces (eth0,
- * eth1...).
+ * were added (vda, vdb, ...).
  */
 #include <stddef.h>
 
@@ -20,6 +19,6 @@ const struct device_builder *const device_builders[] = {
     &rng_builder,     /* implicit */
     &balloon_builder, /* implicit */
     &disks_builder,
-    &net_builder,
+    &net_builder, /* eth0, eth1... after the disks */
     NULL,
 };

@@ -30,7 +30,8 @@ static const uint8_t legacy_default_mac[6] = {0x5a, 0x94, 0xef, 0xe4, 0x0c, 0xee
 static int check_net(const struct net_config *net)
 {
 	if (net->features & ~(uint32_t)NET_KNOWN_FEATURES) {
-		pr_err("virtio-net: unknown feature bits 0x%x", net->features & ~NET_KNOWN_FEATURES);
+		pr_err("virtio-net: unknown feature bits 0x%x",
+		       net->features & ~NET_KNOWN_FEATURES);
 		return -EINVAL;
 	}
 	if (net->flags & ~(uint32_t)(NET_FLAG_VFKIT | NET_FLAG_DHCP_CLIENT)) {

@@ -47,7 +47,8 @@ static void update_watch(struct net_if *nif)
 
 	if (nif->watched == WATCH_NONE)
 		return;
-	if (!nif->rx_readable && NET_RX_BUF - (nif->rx_tail - nif->rx_head) >= 4 + NET_HDR_LEN + NET_MAX_FRAME)
+	if (!nif->rx_readable &&
+	    NET_RX_BUF - (nif->rx_tail - nif->rx_head) >= 4 + NET_HDR_LEN + NET_MAX_FRAME)
 		want |= EPOLLIN;
 	if (!nif->tx_writable)
 		want |= EPOLLOUT;
@@ -117,90 +118,6 @@ static void drop_tx(struct net_if *nif, uint16_t head, enum net_drop why)
 	push_tx(nif, head, nif->dev.queues[TX_QUEUE].vq.generation);
 }
 
-/*
- * For a peer without the header: fill in the checksum the guest left to us.
- * The field is replaced by an iovec of ours (guest buffers are read-only to
- * us), so the frame's pieces are split around it.
- */
-static unsigned int frame_with_csum(struct net_if *nif, const struct virtio_net_hdr *h,
-				    const struct iovec *frame, unsigned int n, size_t len,
-				    struct iovec *out, unsigned int max, uint16_t *csum)
-{
-	size_t start = le16toh(h->csum_start), field = start + le16toh(h->csum_offset);
-	unsigned int k, k2;
-	size_t got;
-	uint16_t sum = net_csum_iov(frame, n, start, len - start, 0);
-
-	sum = (uint16_t)~sum;
-	if (!sum)
-		sum = 0xffff; /* as the kernel does: 0 means "none" for UDP */
-	*csum = htobe16(sum);
-	/* The field held the pseudo-header sum, which the sum above included. */
-	k = iov_slice(frame, n, 0, field, out, max, &got);
-	if (got != field || k + 1 >= max)
-		return 0;
-	out[k++] = (struct iovec){csum, 2};
-	k2 = iov_slice(frame, n, field + 2, len - field - 2, out + k, max - k, &got);
-	if (got != len - field - 2)
-		return 0;
-	(void)nif;
-	return k + k2;
-}
-
-/* Put the chain's frame into the batch; NET_OK, or why it is dropped. */
-static enum net_drop add_tx_frame(struct net_if *nif, const struct virtq_chain *c)
-{
-	struct net_tx_batch *b = &nif->tx;
-	unsigned int i = b->nframes, room = NET_TX_IOV - b->niov, n;
-	struct net_tx_frame *f = &b->frames[i];
-	struct virtio_net_hdr hdr;
-	struct iovec frame[NET_TX_FRAME_IOV];
-	struct iovec *out = &b->iov[b->niov];
-	size_t len, got;
-	enum net_drop why;
-
-	if (c->readable_len < NET_HDR_LEN)
-		return NET_DROP_SHORT;
-	if (c->readable_len - NET_HDR_LEN > NET_MAX_FRAME)
-		return NET_DROP_LONG;
-	len = c->readable_len - NET_HDR_LEN;
-	iov_to_buf(c->readable, c->nreadable, 0, &hdr, sizeof(hdr));
-	why = net_tx_check(&hdr, nif->features, len);
-	if (why != NET_OK)
-		return why;
-	n = iov_slice(c->readable, c->nreadable, NET_HDR_LEN, len, frame, NET_TX_FRAME_IOV, &got);
-	if (got != len)
-		return NET_DROP_CHAIN;
-
-	/* The backend's prefix: a length, a header, or nothing. */
-	if (nif->ops->vnet_hdr) {
-		memcpy(b->prefix[i], &hdr, sizeof(hdr));
-		out[0] = (struct iovec){b->prefix[i], NET_HDR_LEN};
-	} else if (nif->ops->stream) {
-		uint32_t be = htobe32((uint32_t)len);
-
-		memcpy(b->prefix[i], &be, 4);
-		out[0] = (struct iovec){b->prefix[i], 4};
-	} else {
-		out[0] = (struct iovec){b->prefix[i], 0};
-	}
-	if (!nif->ops->vnet_hdr && (hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))
-		n = frame_with_csum(nif, &hdr, frame, n, len, out + 1, room - 1, &b->csum[i]);
-	else if (n + 1 <= room)
-		memcpy(out + 1, frame, n * sizeof(*frame));
-	else
-		n = 0;
-	if (!n)
-		return NET_DROP_CHAIN;
-	f->head = c->head;
-	f->first = b->niov;
-	f->niov = n + 1;
-	f->len = out[0].iov_len + len;
-	b->niov += n + 1;
-	b->nframes++;
-	return NET_OK;
-}
-
 /* Send what the batch holds; false when the peer is full (the rest waits). */
 static bool flush_tx(struct net_if *nif, unsigned int *pushed)
 {
@@ -254,8 +171,9 @@ static bool serve_tx(struct net_if *nif)
 		if (virtq_pop(&q->vq, &nif->chain) != 1)
 			break;
 		moved = true;
-		why = atomic_load(&nif->link_up) ? add_tx_frame(nif, &nif->chain)
-						 : NET_DROP_LINKDOWN;
+		why = atomic_load(&nif->link_up)
+			  ? net_tx_add_frame(b, nif->ops, nif->features, &nif->chain)
+			  : NET_DROP_LINKDOWN;
 		if (why != NET_OK) {
 			drop_tx(nif, nif->chain.head, why);
 			pushed++;
@@ -293,8 +211,7 @@ static void fill_rx(struct net_if *nif)
 			n = nif->ops->recv(nif, nif->rx_buf + nif->rx_tail,
 					   NET_RX_BUF - nif->rx_tail);
 		} else {
-			n = nif->ops->recv(nif, nif->rx_buf + nif->rx_tail + 4,
-					   need - 4);
+			n = nif->ops->recv(nif, nif->rx_buf + nif->rx_tail + 4, need - 4);
 			if (n > 0) {
 				uint32_t be = htobe32((uint32_t)n);
 
@@ -310,8 +227,8 @@ static void fill_rx(struct net_if *nif)
 			enum net_drop why = n == -EMSGSIZE ? NET_DROP_LONG : NET_DROP_SHORT;
 
 			nif->stats.rx_drops[why]++;
-			pr_warn_guest("virtio-net %s: a frame from the peer dropped: %s",
-				      nif->name, net_drop_names[why]);
+			pr_warn_guest("virtio-net %s: a frame from the peer dropped: %s", nif->name,
+				      net_drop_names[why]);
 			continue;
 		}
 		if (n <= 0) {
@@ -382,7 +299,8 @@ static bool deliver_frame(struct net_if *nif, struct virtq *vq, const uint8_t *f
 	if (n < 0) {
 		nif->stats.rx_drops[NET_DROP_NOROOM]++;
 		pr_warn_guest("virtio-net %s: a %zu-byte frame does not fit the guest's receive "
-			      "buffer: dropped", nif->name, len);
+			      "buffer: dropped",
+			      nif->name, len);
 		return true;
 	}
 	hdr.num_buffers = htole16((uint16_t)n);

@@ -9,6 +9,7 @@
 
 #include "devices/virtio/net/net.h"
 #include "libkrun.h"
+#include "vmm/iov.h"
 
 const char *const net_drop_names[NET_DROP_MAX] = {
     [NET_OK] = "ok",
@@ -29,10 +30,10 @@ const char *const net_drop_names[NET_DROP_MAX] = {
  */
 uint64_t net_offered_features(uint32_t requested)
 {
-	uint64_t f = requested & (NET_FEATURE_CSUM | NET_FEATURE_GUEST_CSUM |
-				  NET_FEATURE_GUEST_TSO4 | NET_FEATURE_GUEST_TSO6 |
-				  NET_FEATURE_GUEST_UFO | NET_FEATURE_HOST_TSO4 |
-				  NET_FEATURE_HOST_TSO6 | NET_FEATURE_HOST_UFO);
+	uint64_t f =
+	    requested & (NET_FEATURE_CSUM | NET_FEATURE_GUEST_CSUM | NET_FEATURE_GUEST_TSO4 |
+			 NET_FEATURE_GUEST_TSO6 | NET_FEATURE_GUEST_UFO | NET_FEATURE_HOST_TSO4 |
+			 NET_FEATURE_HOST_TSO6 | NET_FEATURE_HOST_UFO);
 
 	if (!(f & VIRTIO_NET_F_CSUM))
 		f &= ~(VIRTIO_NET_F_HOST_TSO4 | VIRTIO_NET_F_HOST_TSO6 | VIRTIO_NET_F_HOST_UFO);
@@ -132,8 +133,7 @@ static uint32_t sum_bytes(const uint8_t *p, size_t len, bool odd, uint32_t sum)
 	return (uint32_t)s;
 }
 
-uint16_t net_csum_iov(const struct iovec *iov, unsigned int n, size_t off, size_t len,
-		      uint32_t sum)
+uint16_t net_csum_iov(const struct iovec *iov, unsigned int n, size_t off, size_t len, uint32_t sum)
 {
 	size_t pos = 0; /* bytes summed so far: their parity decides the byte lane */
 
@@ -157,4 +157,86 @@ uint16_t net_csum_iov(const struct iovec *iov, unsigned int n, size_t off, size_
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
 	return (uint16_t)sum;
+}
+
+/*
+ * For a peer without the header: fill in the checksum the guest left to us.
+ * The field is replaced by an iovec of ours (guest buffers are read-only to
+ * us), so the frame's pieces are split around it.
+ */
+static unsigned int frame_with_csum(const struct virtio_net_hdr *h, const struct iovec *frame,
+				    unsigned int n, size_t len, struct iovec *out, unsigned int max,
+				    uint16_t *csum)
+{
+	size_t start = le16toh(h->csum_start), field = start + le16toh(h->csum_offset);
+	unsigned int k, k2;
+	size_t got;
+	uint16_t sum = net_csum_iov(frame, n, start, len - start, 0);
+
+	sum = (uint16_t)~sum;
+	if (!sum)
+		sum = 0xffff; /* as the kernel does: 0 means "none" for UDP */
+	*csum = htobe16(sum);
+	/* The field held the pseudo-header sum, which the sum above included. */
+	k = iov_slice(frame, n, 0, field, out, max, &got);
+	if (got != field || k + 1 >= max)
+		return 0;
+	out[k++] = (struct iovec){csum, 2};
+	k2 = iov_slice(frame, n, field + 2, len - field - 2, out + k, max - k, &got);
+	if (got != len - field - 2)
+		return 0;
+	return k + k2;
+}
+
+enum net_drop net_tx_add_frame(struct net_tx_batch *b, const struct net_backend_ops *ops,
+			       uint64_t features, const struct virtq_chain *c)
+{
+	unsigned int i = b->nframes, room = NET_TX_IOV - b->niov, n;
+	struct net_tx_frame *f = &b->frames[i];
+	struct virtio_net_hdr hdr;
+	struct iovec frame[NET_TX_FRAME_IOV];
+	struct iovec *out = &b->iov[b->niov];
+	size_t len, got;
+	enum net_drop why;
+
+	if (c->readable_len < NET_HDR_LEN)
+		return NET_DROP_SHORT;
+	if (c->readable_len - NET_HDR_LEN > NET_MAX_FRAME)
+		return NET_DROP_LONG;
+	len = c->readable_len - NET_HDR_LEN;
+	iov_to_buf(c->readable, c->nreadable, 0, &hdr, sizeof(hdr));
+	why = net_tx_check(&hdr, features, len);
+	if (why != NET_OK)
+		return why;
+	n = iov_slice(c->readable, c->nreadable, NET_HDR_LEN, len, frame, NET_TX_FRAME_IOV, &got);
+	if (got != len)
+		return NET_DROP_CHAIN;
+
+	/* The backend's prefix: a length, a header, or nothing. */
+	if (ops->vnet_hdr) {
+		memcpy(b->prefix[i], &hdr, sizeof(hdr));
+		out[0] = (struct iovec){b->prefix[i], NET_HDR_LEN};
+	} else if (ops->stream) {
+		uint32_t be = htobe32((uint32_t)len);
+
+		memcpy(b->prefix[i], &be, 4);
+		out[0] = (struct iovec){b->prefix[i], 4};
+	} else {
+		out[0] = (struct iovec){b->prefix[i], 0};
+	}
+	if (!ops->vnet_hdr && (hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))
+		n = frame_with_csum(&hdr, frame, n, len, out + 1, room - 1, &b->csum[i]);
+	else if (n + 1 <= room)
+		memcpy(out + 1, frame, n * sizeof(*frame));
+	else
+		n = 0;
+	if (!n)
+		return NET_DROP_CHAIN;
+	f->head = c->head;
+	f->first = b->niov;
+	f->niov = n + 1;
+	f->len = out[0].iov_len + len;
+	b->niov += n + 1;
+	b->nframes++;
+	return NET_OK;
 }

@@ -130,8 +130,8 @@ struct net_tx_frame {
 struct net_tx_batch {
 	struct net_tx_frame frames[NET_TX_BATCH];
 	unsigned int nframes;
-	unsigned int next;  /* first frame not fully sent */
-	size_t next_sent;   /* bytes of it sent already (stream peers) */
+	unsigned int next;   /* first frame not fully sent */
+	size_t next_sent;    /* bytes of it sent already (stream peers) */
 	uint32_t generation; /* of the queue the chains came from */
 	struct iovec iov[NET_TX_IOV];
 	unsigned int niov;
@@ -154,6 +154,15 @@ struct net_backend_ops {
 	/* The guest's receive offloads were negotiated (tap). Optional. */
 	int (*set_offload)(struct net_if *nif, uint64_t features);
 };
+
+/*
+ * Put the frame of transmit chain "c" into the batch (it must have room for
+ * NET_TX_FRAME_IOV + 2 iovecs and a frame): checked against the features,
+ * with the backend's prefix, and for a peer without the header the checksum
+ * the guest left to the device filled in. NET_OK, or why it is dropped.
+ */
+enum net_drop net_tx_add_frame(struct net_tx_batch *b, const struct net_backend_ops *ops,
+			       uint64_t features, const struct virtq_chain *c);
 
 struct net_stats {
 	uint64_t tx_frames, tx_bytes, rx_frames, rx_bytes;

@@ -45,7 +45,8 @@ static int tap_send(struct net_if *nif, struct net_tx_batch *b)
 				return -EAGAIN;
 			if (err == EBADFD || err == EBADF)
 				return -err;
-			/* EIO (interface down), EINVAL (the kernel refused the header): this frame. */
+			/* EIO (interface down), EINVAL (the kernel refused the header): this frame.
+			 */
 			nif->stats.tx_drops[NET_DROP_GSO]++;
 			pr_warn_guest("virtio-net %s: the tap refused a frame: %s", nif->name,
 				      strerror(err));
@@ -73,8 +74,8 @@ static int tap_set_offload(struct net_if *nif, uint64_t features)
 	/* A kernel without UFO for taps: the rest, the guest copes without. */
 	if ((off & TUN_F_UFO) && ioctl(nif->fd, TUNSETOFFLOAD, off & ~TUN_F_UFO) == 0)
 		return 0;
-	pr_warn("virtio-net %s: TUNSETOFFLOAD 0x%x: %s; receiving without offloads", nif->name,
-		off, strerror(errno));
+	pr_warn("virtio-net %s: TUNSETOFFLOAD 0x%x: %s; receiving without offloads", nif->name, off,
+		strerror(errno));
 	return ioctl(nif->fd, TUNSETOFFLOAD, 0) == 0 ? 0 : -errno;
 }
 
