@@ -63,10 +63,21 @@ $(B)/obj/%.o: %.c
 	$(CC) $(LIB_CFLAGS) -c -o $@ $<
 
 # The guest init: static (musl), embedded in the library by init_blob.c.
+# musl has no Linux UAPI headers (netlink): MUSL_UAPI links Debian's
+# (linux-libc-dev) into a directory of their own, so no glibc header
+# comes along.
 INIT := $(B)/init/krun-init
-$(INIT): $(wildcard init/*.c init/*.h) src/guest_abi.h
+MUSL_UAPI := $(B)/musl-uapi
+UAPI_ARCH := /usr/include/$(shell $(CC) -dumpmachine)
+$(MUSL_UAPI)/linux:
+	@mkdir -p $(MUSL_UAPI)
+	ln -sfn /usr/include/linux $(MUSL_UAPI)/linux
+	ln -sfn /usr/include/asm-generic $(MUSL_UAPI)/asm-generic
+	ln -sfn $(UAPI_ARCH)/asm $(MUSL_UAPI)/asm
+
+$(INIT): $(wildcard init/*.c init/*.h) src/guest_abi.h | $(MUSL_UAPI)/linux
 	@mkdir -p $(dir $@)
-	$(MUSLCC) -std=gnu11 $(WARN) -Os -static -Isrc -o $@ $(filter %.c,$^)
+	$(MUSLCC) -std=gnu11 $(WARN) -Os -static -Isrc -idirafter $(MUSL_UAPI) -o $@ $(filter %.c,$^)
 
 $(B)/obj/src/vmm/init_blob.o: src/vmm/init_blob.c $(INIT)
 	@mkdir -p $(dir $@)
@@ -131,6 +142,18 @@ $(B)/tests/unit/test_oci_config: tests/unit/test_oci_config.c $(INIT_OCI_SRCS) i
 		tests/unit/test.h src/guest_abi.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Itests/unit -Iinit -o $@ $< $(INIT_OCI_SRCS)
+
+# The init's DHCP client and rtnetlink code built for this host, and a
+# hostile DHCP server: dhcp-tests.sh runs them in network namespaces.
+INIT_NET_SRCS := init/net.c init/dhcp.c
+NET_TEST_PROGS := $(B)/tests/net/dhcp-client $(B)/tests/net/dhcp-garbage
+$(B)/tests/net/dhcp-client: tests/integration/net/dhcp-client.c $(INIT_NET_SRCS) init/net.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Iinit -o $@ $< $(INIT_NET_SRCS)
+
+$(B)/tests/net/dhcp-garbage: tests/integration/net/dhcp-garbage.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $<
 
 # The guest side of the integration tests: static, so an initramfs holds it alone.
 $(B)/tests/guest/%: tests/integration/guest/%.c
@@ -250,7 +273,7 @@ $(B)/bench/tslines: bench/tslines.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $<
 
-tests: all examples rootfs $(B)/bench/tslines $(B)/bench/blkbench $(BLK_TEST_TOOLS) $(UNIT_TESTS) $(GUEST_PROGS) $(API_CLIENT) $(VSOCK_PEER) $(NET_PEER) \
+tests: all examples rootfs $(NET_TEST_PROGS) $(B)/bench/tslines $(B)/bench/blkbench $(BLK_TEST_TOOLS) $(UNIT_TESTS) $(GUEST_PROGS) $(API_CLIENT) $(VSOCK_PEER) $(NET_PEER) \
 	$(TEST_INITRAMFS) $(DEVPROBE_INITRAMFS) $(TEST_SCRIPTS) $(OCI_CLIENT) $(CRUN) \
 	$(INIT_TEST_CPIO) $(KERNEL_TEST_FILES) $(NOIOPERM_KERNEL)
 
@@ -307,6 +330,12 @@ $(B)/fuzz/fuzz_json: tests/fuzz/fuzz_json.c $(INIT_OCI_SRCS) init/json.h init/in
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -D_GNU_SOURCE -Isrc -Iinit -g -O1 \
 		-fsanitize=fuzzer,address,undefined -o $@ $< $(INIT_OCI_SRCS)
+
+# The guest init's DHCP reply parser: its own sources too.
+$(B)/fuzz/fuzz_dhcp: tests/fuzz/fuzz_dhcp.c $(INIT_NET_SRCS) init/net.h
+	@mkdir -p $(dir $@)
+	clang -std=gnu11 -D_GNU_SOURCE -Isrc -Iinit -g -O1 \
+		-fsanitize=fuzzer,address,undefined -o $@ $< $(INIT_NET_SRCS)
 
 fuzz: $(FUZZ_TARGETS)
 	@for f in $(FUZZ_TARGETS); do \

@@ -179,7 +179,7 @@ static int parse_mount(char *spec, struct krun_mount *m)
 }
 
 struct record_counts {
-	size_t args, envs, rlimits, mounts;
+	size_t args, envs, rlimits, mounts, net_dhcp;
 };
 
 static void count_records(char *data, size_t len, struct record_counts *c)
@@ -189,6 +189,7 @@ static void count_records(char *data, size_t len, struct record_counts *c)
 		c->envs += record_value(rec, "env") != NULL;
 		c->rlimits += record_value(rec, "rlimit") != NULL;
 		c->mounts += record_value(rec, "mount") != NULL;
+		c->net_dhcp += record_value(rec, "net_dhcp") != NULL;
 	}
 }
 
@@ -199,7 +200,8 @@ static int allocate_lists(struct config *cfg, const struct record_counts *c)
 	cfg->envp = calloc(c->envs + ENV_DEFAULTS_MAX + 1, sizeof(char *));
 	cfg->rlimits = calloc(c->rlimits + 1, sizeof(*cfg->rlimits));
 	cfg->mounts = calloc(c->mounts + 1, sizeof(*cfg->mounts));
-	return cfg->argv && cfg->envp && cfg->rlimits && cfg->mounts ? 0 : -1;
+	cfg->net_dhcp = calloc(c->net_dhcp + 1, sizeof(*cfg->net_dhcp));
+	return cfg->argv && cfg->envp && cfg->rlimits && cfg->mounts && cfg->net_dhcp ? 0 : -1;
 }
 
 /* Stores one record; returns -1 (after saying why) if its value is bad. */
@@ -236,6 +238,8 @@ static int apply_record(struct config *cfg, char *rec, size_t *nargs)
 		cfg->root_fstype = *v ? v : NULL;
 	else if ((v = record_value(rec, "root_options")))
 		cfg->root_options = *v ? v : NULL;
+	else if ((v = record_value(rec, "net_dhcp")) && *v)
+		cfg->net_dhcp[cfg->nnet_dhcp++] = v;
 	if (err)
 		say("config: bad record \"%.200s\"", rec);
 	return err;

@@ -316,6 +316,7 @@ int main(void)
 		say_to(io.fd[2]);
 	if (mount_shares(&cfg) < 0)
 		finish(KRUN_STATUS_SETUP_FAILED, &io);
+	network_setup(&cfg);
 	env_add_defaults(&cfg, stdio_uses_console(&io));
 	pid = workload_start(&cfg, &io, &failed);
 	if (pid < 0)

@@ -14,6 +14,8 @@
  *   stdio.c     the workload's fds 0-2: virtio-console ports or the console
  *   workload.c  the child: ids, limits, terminal, exec with a PATH search
  *   exit_status.c  the workload's status to the VMM
+ *   net_setup.c the network before the workload: loopback, virtio-net, TSI
+ *   net.c, dhcp.c  rtnetlink and the DHCP client (their own header, net.h)
  */
 #ifndef KRUN_INIT_H
 #define KRUN_INIT_H
@@ -50,6 +52,8 @@ struct config {
 	unsigned int ports;    /* bit i: the port for fd i exists ("port" records) */
 	const char *root_disk; /* "root_disk": switch to the filesystem on it, or NULL */
 	const char *root_fstype, *root_options;
+	const char **net_dhcp; /* "net_dhcp" records: interfaces to configure by DHCP */
+	size_t nnet_dhcp;
 	/* Given by a record (the API), so /.krun_config.json does not override. */
 	bool workdir_set, uid_set, gid_set, hostname_set;
 	bool terminal; /* the OCI process.terminal */
@@ -91,6 +95,9 @@ void dev_node(const char *class, const char *name);
 /* rootdisk.c */
 void disks_make_links(void);
 int root_disk_switch(const struct config *cfg);
+
+/* net_setup.c */
+void network_setup(const struct config *cfg);
 
 /* stdio.c */
 void console_as_init_stdio(void);

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
 	# library, CLI, guest init
-	make gcc libc6-dev pkg-config musl-tools
+	make gcc libc6-dev pkg-config musl-tools linux-libc-dev
 	zlib1g-dev libzstd-dev libbz2-dev liburing-dev
 	# guest kernel (libkrunfw)
 	linux-source-6.12 bc bison flex libelf-dev libssl-dev cpio xz-utils
@@ -15,6 +15,9 @@ packages=(
 	qemu-utils e2fsprogs
 	# virtio-net tests and benchmark: a real passt peer
 	passt
+	# the guest DHCP client's host test: network namespaces and veth pairs
+	# (ip); the DHCP server is busybox's udhcpd (busybox-static)
+	iproute2
 	# KVM test host, QEMU peer for the benchmarks, fuzzers
 	qemu-system-x86 qemu-system-data clang libclang-rt-14-dev
 	# container tests: crun built from its Debian source package against our

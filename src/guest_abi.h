@@ -32,6 +32,18 @@
  *                      guest names ports asynchronously, so init waits for
  *                      each one to appear in /sys/class/virtio-ports
  *
+ * Networking: init always brings up lo and every virtio-net interface. For
+ * each net_dhcp record (an interface added with NET_FLAG_DHCP_CLIENT) it runs
+ * its own DHCP client (init/dhcp.c) for a few seconds at most: address,
+ * netmask, router as the default route, MTU, and the DNS servers into
+ * /etc/resolv.conf when the root is writable; the hostname is left alone.
+ * A failure is one line on the workload's stderr, and the workload runs
+ * anyway. An interface without a record is left unconfigured, for the
+ * workload. With "tsi_hijack" on the kernel command line, init gives the
+ * dummy interface dummy0 the address 203.0.113.1/24 (no route) and, where
+ * the root is writable and has no /etc/resolv.conf, writes one naming a
+ * public resolver.
+ *
  * Then init reads KRUN_OCI_CONFIG_PATH if the root has it: the container's
  * config (an OCI config.json as crun writes it, or an image config), for what
  * the records leave open: argv, environment (added to the records', HOME and

@@ -29,6 +29,7 @@ out=$("$here/unit/run.sh" "$build" 2>&1); echo "$out"; tally "$out" unit
 
 section "host tests"
 out=$("$here/integration/host-tests.sh" "$build" 2>&1); echo "$out"; tally "$out" host
+out=$("$here/integration/net/dhcp-tests.sh" "$build" 2>&1); echo "$out"; tally "$out" dhcp
 
 section "guest-booting tests"
 # One test-host run per script, so that a run lost to a wedged test host is

@@ -21,7 +21,8 @@ DEFAULT_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 run() {
 	name=$1
 	start=$(now_ms)
-	timeout "$TIMEOUT" "$boot" "$2" >"$work/raw" 2>"$work/err"
+	# shellcheck disable=SC2086 # BOOT_ARGS: words for krun-boot
+	timeout "$TIMEOUT" "$boot" ${BOOT_ARGS:-} "$2" >"$work/raw" 2>"$work/err"
 	status=$?
 	end=$(now_ms)
 	tr -d '\r' <"$work/raw" >"$work/out"
@@ -209,6 +210,29 @@ check "uid -1 in config.json: status 125 and a message" \
 	sh -c "[ $status -eq 125 ] && grep -q 'uid.* must be an id' '$work/out'"
 guest "default program" default_exec=/bin/echo
 check "no exec record and no file: the default program" [ "$status" -eq 0 ]
+
+# --- network (init/net_setup.c) ---
+shell "loopback" 'ip -o link show lo; ping -c 1 -W 2 127.0.0.1 >/dev/null && echo ping-ok'
+check "loopback is up and answers" sh -c "grep -q '<LOOPBACK,UP' '$work/out' && grep -qx ping-ok '$work/out'"
+shell "net_dhcp without the interface" 'echo ran' net_dhcp=eth0
+check "net_dhcp for a missing interface: one line, the workload runs" \
+	sh -c "[ $status -eq 0 ] && grep -qx ran '$work/out' &&
+		[ \$(grep -c 'net_dhcp: no interface eth0 in the guest' '$work/out') -eq 1 ]"
+# TSI on: dummy0 gets 203.0.113.1/24 if the kernel has CONFIG_DUMMY, else one
+# line says it has not; the writable root without resolv.conf gets one.
+BOOT_ARGS="--append tsi_hijack" shell "tsi_hijack" \
+	'cat /etc/resolv.conf; if [ -e /sys/class/net/dummy0 ]; then ip -o -4 addr show dummy0;
+	ip -o link show dummy0; else echo no-dummy0; fi; echo "default-routes=$(ip -4 route show default | wc -l)"'
+check "tsi_hijack: resolv.conf written with a public resolver" line "nameserver 1.1.1.1"
+if line no-dummy0; then
+	check "tsi_hijack, kernel without CONFIG_DUMMY: one line says so" \
+		sh -c "[ \$(grep -c 'TSI: no dummy interface dummy0' '$work/out') -eq 1 ]"
+else
+	check "tsi_hijack: dummy0 up with 203.0.113.1/24" \
+		sh -c "grep -q 'inet 203.0.113.1/24' '$work/out' && grep -q 'dummy0: <.*,UP' '$work/out'"
+	check "tsi_hijack: no default route (TSI sockets must not stay in the guest)" \
+		line "default-routes=0"
+fi
 
 # --- config robustness ---
 run "no config" "$base"
