@@ -155,6 +155,10 @@ $(B)/tests/net/dhcp-garbage: tests/integration/net/dhcp-garbage.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $<
 
+$(B)/tests/unit/test_dhcp: tests/unit/test_dhcp.c $(INIT_NET_SRCS) init/net.h tests/unit/test.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -Itests/unit -Iinit -o $@ $< $(INIT_NET_SRCS)
+
 # The guest side of the integration tests: static, so an initramfs holds it alone.
 $(B)/tests/guest/%: tests/integration/guest/%.c
 	@mkdir -p $(dir $@)
