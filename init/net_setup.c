@@ -30,11 +30,12 @@
 
 #define RESOLV_CONF "/etc/resolv.conf"
 
+/* lo is always interface 1 (LOOPBACK_IFINDEX): this works without /sys too. */
 static void loopback_up(void)
 {
 	int index = net_ifindex("lo"), err;
 
-	err = index < 0 ? index : net_link_up(index);
+	err = net_link_up(index > 0 ? index : 1);
 	if (err)
 		say("warning: cannot bring up the loopback interface: %s", strerror(-err));
 }
