@@ -39,10 +39,12 @@
  * /etc/resolv.conf when the root is writable; the hostname is left alone.
  * A failure is one line on the workload's stderr, and the workload runs
  * anyway. An interface without a record is left unconfigured, for the
- * workload. With "tsi_hijack" on the kernel command line, init gives the
- * dummy interface dummy0 the address 203.0.113.1/24 (no route) and, where
- * the root is writable and has no /etc/resolv.conf, writes one naming a
- * public resolver.
+ * workload. When the kernel hijacks sockets for TSI (its tsi_hijack
+ * parameter, /sys/module/kernel/parameters/tsi_hijack, is Y: "tsi_hijack"
+ * on the command line of a kernel with TSI), init gives the dummy interface
+ * dummy0 the address 203.0.113.1/24 (no route, so that TSI sockets do not
+ * stay in the guest) and, where the root is writable and has no
+ * /etc/resolv.conf, writes one naming a public resolver (1.1.1.1).
  *
  * Then init reads KRUN_OCI_CONFIG_PATH if the root has it: the container's
  * config (an OCI config.json as crun writes it, or an image config), for what

@@ -218,20 +218,30 @@ shell "net_dhcp without the interface" 'echo ran' net_dhcp=eth0
 check "net_dhcp for a missing interface: one line, the workload runs" \
 	sh -c "[ $status -eq 0 ] && grep -qx ran '$work/out' &&
 		[ \$(grep -c 'net_dhcp: no interface eth0 in the guest' '$work/out') -eq 1 ]"
-# TSI on: dummy0 gets 203.0.113.1/24 if the kernel has CONFIG_DUMMY, else one
-# line says it has not; the writable root without resolv.conf gets one.
+# TSI on (a kernel with TSI: its tsi_hijack parameter in sysfs): dummy0
+# gets 203.0.113.1/24 if the kernel has CONFIG_DUMMY, else one line says it
+# has not; the writable root without resolv.conf gets one. A kernel without
+# TSI ignores "tsi_hijack", and so does init.
 BOOT_ARGS="--append tsi_hijack" shell "tsi_hijack" \
-	'cat /etc/resolv.conf; if [ -e /sys/class/net/dummy0 ]; then ip -o -4 addr show dummy0;
-	ip -o link show dummy0; else echo no-dummy0; fi; echo "default-routes=$(ip -4 route show default | wc -l)"'
-check "tsi_hijack: resolv.conf written with a public resolver" line "nameserver 1.1.1.1"
-if line no-dummy0; then
-	check "tsi_hijack, kernel without CONFIG_DUMMY: one line says so" \
-		sh -c "[ \$(grep -c 'TSI: no dummy interface dummy0' '$work/out') -eq 1 ]"
-else
-	check "tsi_hijack: dummy0 up with 203.0.113.1/24" \
-		sh -c "grep -q 'inet 203.0.113.1/24' '$work/out' && grep -q 'dummy0: <.*,UP' '$work/out'"
+	'[ -e /sys/module/kernel/parameters/tsi_hijack ] && echo "tsi-kernel=$(cat /sys/module/kernel/parameters/tsi_hijack)"
+	cat /etc/resolv.conf 2>/dev/null || echo no-resolv-conf
+	if [ -e /sys/class/net/dummy0 ]; then ip -o -4 addr show dummy0; ip -o link show dummy0; else echo no-dummy0; fi
+	echo "default-routes=$(ip -4 route show default | wc -l)"'
+if line "tsi-kernel=Y"; then
+	check "tsi_hijack: resolv.conf written with a public resolver" line "nameserver 1.1.1.1"
+	if line no-dummy0; then
+		check "tsi_hijack, kernel without CONFIG_DUMMY: one line says so" \
+			sh -c "[ \$(grep -c 'TSI: no dummy interface dummy0' '$work/out') -eq 1 ]"
+	else
+		check "tsi_hijack: dummy0 up with 203.0.113.1/24" \
+			sh -c "grep -q 'inet 203.0.113.1/24' '$work/out' && grep -q 'dummy0: <.*,UP' '$work/out'"
+	fi
 	check "tsi_hijack: no default route (TSI sockets must not stay in the guest)" \
 		line "default-routes=0"
+else
+	check "tsi_hijack on a kernel without TSI: no resolv.conf, no dummy network, no message" \
+		sh -c "grep -qx no-resolv-conf '$work/out' && ! grep -q 'inet 203.0.113.1' '$work/out' &&
+			! grep -q 'TSI:' '$work/out'"
 fi
 
 # --- config robustness ---
