@@ -41,7 +41,7 @@ GUEST_PROGS := $(B)/tests/guest/hello-init $(B)/tests/guest/krun-probe $(B)/test
 	$(B)/tests/guest/balloon-hostile $(B)/tests/guest/tsi-io
 TEST_SCRIPTS := $(addprefix $(B)/tests/,guest-tests.sh chroot-tests.sh api-tests.sh testlib.sh hardening-tests.sh \
 	examples-tests.sh manifest.sh exit-tests.sh vsock-tests.sh blk-tests.sh container-tests.sh \
-	container-tests.needs balloon-tests.sh tsi-tests.sh net-tests.sh net-tests.needs) \
+	container-tests.needs balloon-tests.sh tsi-tests.sh net-tests.sh net-tests.needs net-dhcp-tests.sh net-dhcp-tests.needs) \
 	$(B)/tests/init/init-tests.sh $(B)/tests/init/krun-config.sh
 INIT_TEST_CPIO := $(B)/tests/init/base.cpio
 TEST_INITRAMFS := $(B)/tests/guest/hello.cpio.gz
