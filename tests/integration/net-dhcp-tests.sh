@@ -30,6 +30,7 @@ cleanup() {
 	[ -n "${httpd_pid:-}" ] && kill "$httpd_pid" 2>/dev/null
 	[ -n "${silent_pid:-}" ] && kill "$silent_pid" 2>/dev/null
 	ip link del krun-dhcp0 2>/dev/null
+	rm -f "${sock:-}"
 	[ -n "${resolv_saved:-}" ] && mv "$work/resolv.conf.host" /etc/resolv.conf
 	rm -rf "$work"
 }
@@ -78,8 +79,7 @@ check "passt DHCP: the lease is one line on stderr, in well under the timeout" \
 	sh -c '[ "$(grep -c "eth0: DHCP lease 10.0.2.15/24 router 10.0.2.2" "$1")" -eq 1 ] &&
 		ms=$(sed -n "s/.*DHCP lease.* in \([0-9]*\) ms$/\1/p" "$1") && [ "$ms" -lt 3000 ]' - "$work/err"
 check "passt DHCP: a 2 MB file through the route, byte-exact" has_line "got=$want"
-mtu=$(sed -n 's/^mtu=//p' "$work/out")
-echo "     eth0 MTU after DHCP: $mtu"
+echo "     eth0 MTU after DHCP: $(sed -n 's/^mtu=//p' "$work/out"); init said: $(grep DHCP "$work/err")"
 
 # --- nodhcp: up, no address, no route, no resolv.conf written ---
 rm -f "$root/etc/resolv.conf"
@@ -90,12 +90,14 @@ check "nodhcp: eth0 up but unconfigured, no resolv.conf, no DHCP line" \
 		! grep -qx resolv-conf "$1" && ! grep -q DHCP "$2"' - "$work/out" "$work/err"
 
 # --- a peer that never answers DHCP: bounded, one line, the workload runs ---
-# passt itself, with its DHCP server off.
-sock="$work/silent.sock"
+# passt itself, with its DHCP server off; its socket in /tmp, where passt,
+# once it is "nobody", may create it.
+sock=/tmp/krun-net-dhcp-silent.$$.sock
 passt --foreground --quiet --no-dhcp --socket "$sock" >"$work/passt.log" 2>&1 &
 silent_pid=$!
 i=0
-while [ ! -e "$sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+while [ ! -S "$sock" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+[ -S "$sock" ] || echo "     passt --no-dhcp did not make $sock: $(head -c 500 "$work/passt.log")"
 vm --net "unixstream:$sock,dhcp" "$root" /bin/sh -c 'echo ran; exit 4'
 check "silent peer: the workload still runs (exit 4)" sh -c '[ "$1" -eq 4 ] && grep -qx ran "$2"' - "$status" "$work/out"
 check "silent peer: one line says no lease within 5000 ms" \
