@@ -87,7 +87,7 @@ struct disk_option {
 	bool read_only, direct_io;
 };
 
-#define MAX_DISKS 16
+#define MAX_DISKS 40 /* the library's VM_MAX_DISKS */
 
 struct options {
 	unsigned long cpus, memory, log_level;

@@ -81,7 +81,7 @@ struct overlay_config {
 };
 
 /* Disks (virtio-blk), in the order they were added (config_disks.c). */
-#define VM_MAX_DISKS   16
+#define VM_MAX_DISKS   40
 #define VM_MAX_DISK_ID 255 /* the guest sees the first 20 bytes as the serial */
 
 struct disk_config {

@@ -29,12 +29,29 @@ enum vm_stop_reason {
 #define VM_STATUS_SHUTDOWN  143 /* 128 + SIGTERM, as for a terminated workload */
 
 /*
- * One interrupt line each, IRQs 5..23 but the RTC's 8 (virtio/mmio.c): 18.
- * A VM with every console and share the config allows (5 + 9) plus the
- * implicit vsock, rng and balloon has 17.
+ * virtio-mmio devices take IRQs 5..23 but the RTC's 8 (virtio/mmio.c): 18
+ * lines, one device each while they last, then shared (level-triggered).
+ * The kernel command line's 2 KiB (one virtio_mmio.device= entry of about
+ * 36 bytes per device) is what limits a VM in practice, to about 50.
  */
-#define VM_MAX_VIRTIO	18
-#define VM_MAX_RELEASES 64
+#define VM_MAX_VIRTIO	  64
+#define VM_VIRTIO_LINES	  18
+#define VM_MAX_RELEASES	  (VM_MAX_VIRTIO + 64)
+#define VM_DEVICE_CMDLINE 2048
+
+/*
+ * A virtio interrupt line. Alone on it, a device signals edges through
+ * its irqfd; once two devices share it, the line is level-triggered and
+ * its level is the OR of their InterruptStatus, set and cleared by the VMM
+ * under "lock" (virtio/mmio.c).
+ */
+struct vm_irq_line {
+	pthread_mutex_t lock;
+	unsigned int irq;
+	unsigned int ndevs;
+	bool shared;
+	bool asserted;
+};
 
 /* What a device asks vm_free() to undo, last registered first. */
 struct vm_release_fn {
@@ -73,8 +90,10 @@ struct vm {
 	uint64_t kernel_start, kernel_end; /* the image as loaded, guest physical */
 	struct virtio_device *virtio[VM_MAX_VIRTIO];
 	unsigned int nvirtio;
-	char device_cmdline[1024]; /* virtio_mmio.device=... for each device */
-	uint8_t *guest_config;	   /* init's instructions, served from memory */
+	struct vm_irq_line virtio_lines[VM_VIRTIO_LINES];
+	uint32_t level_irqs;			/* pins the MP table marks level-triggered */
+	char device_cmdline[VM_DEVICE_CMDLINE]; /* virtio_mmio.device=... for each device */
+	uint8_t *guest_config;			/* init's instructions, served from memory */
 	size_t guest_config_len;
 	int console_out_fd;	  /* implicit console output */
 	unsigned int named_ports; /* CONSOLE_PORT_* made for init by the consoles */

@@ -225,9 +225,15 @@ static void apply(int opt, char *arg)
 	case 'S':
 		request_shutdown_when(arg);
 		break;
-	case 'D':
-		call("krun_add_disk", krun_add_disk(ctx, "data", arg, false));
+	case 'D': { /* PATH, or ID=PATH */
+		char *eq = strchr(arg, '=');
+
+		if (eq)
+			*eq = '\0';
+		call("krun_add_disk",
+		     krun_add_disk(ctx, eq ? arg : "data", eq ? eq + 1 : arg, false));
 		break;
+	}
 	case 'R':
 		call("krun_set_root_disk", krun_set_root_disk(ctx, arg));
 		break;

@@ -131,7 +131,7 @@ static void test_mptable(void)
 	uint32_t ptr;
 
 	CHECK(MPTABLE_ADDR + x86_mptable_size(64) <= MPTABLE_END);
-	CHECK_EQ(x86_build_mptable(buf, size, MPTABLE_ADDR, 4), 0);
+	CHECK_EQ(x86_build_mptable(buf, size, MPTABLE_ADDR, 4, 0), 0);
 	CHECK(!memcmp(buf, "_MP_", 4));
 	CHECK_EQ(sum_bytes(buf, 16), 0);
 	memcpy(&ptr, buf + 4, 4);
@@ -150,8 +150,24 @@ static void test_mptable(void)
 	CHECK_EQ(buf[16 + 44 + 20 + 1], 1);
 	CHECK_EQ(buf[16 + 44 + 20 + 3], 1);
 
-	CHECK(x86_build_mptable(buf, size - 1, MPTABLE_ADDR, 4) < 0);
-	CHECK(x86_build_mptable(buf, size, MPTABLE_ADDR, 0) < 0);
+	/* Pin n's entry: ISA IRQ n, conforming to the bus (edge) but for the level pins. */
+	CHECK_EQ(buf[16 + 44 + 4 * 20 + 8 + 8 + 9 * 8 + 2], 0);
+	CHECK_EQ(x86_build_mptable(buf, size, MPTABLE_ADDR, 4, 1u << 9 | 1u << 23), 0);
+	for (unsigned int pin = 0; pin < 24; pin++) {
+		const uint8_t *e = buf + 16 + 44 + 4 * 20 + 8 + 8 + pin * 8;
+		uint16_t flags;
+
+		memcpy(&flags, e + 2, 2);
+		CHECK_EQ(e[0], 3); /* I/O interrupt */
+		CHECK_EQ(e[5], pin);
+		CHECK_EQ(e[7], pin);
+		CHECK_EQ(flags, pin == 9 || pin == 23 ? 0x0d : 0); /* level, active high */
+	}
+	memcpy(&len, buf + 16 + 4, 2);
+	CHECK_EQ(sum_bytes(buf + 16, len), 0);
+
+	CHECK(x86_build_mptable(buf, size - 1, MPTABLE_ADDR, 4, 0) < 0);
+	CHECK(x86_build_mptable(buf, size, MPTABLE_ADDR, 0, 0) < 0);
 	free(buf);
 }
 

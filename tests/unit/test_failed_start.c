@@ -41,6 +41,8 @@ static int count_fds(void)
 
 static void snapshot(struct process_state *s)
 {
+	/* termios has padding that tcgetattr() leaves as it was: compare zeros there. */
+	memset(s, 0, sizeof(*s));
 	s->fds = count_fds();
 	tcgetattr(STDIN_FILENO, &s->tio);
 	for (size_t i = 0; i < sizeof(watched_signals) / sizeof(int); i++) {

@@ -337,7 +337,7 @@ static void test_guest_placement(void)
 	CHECK(area != NULL);
 	if (!area)
 		return;
-	CHECK_EQ(x86_build_mptable(area, MPTABLE_END - MPTABLE_ADDR, MPTABLE_ADDR, 64), 0);
+	CHECK_EQ(x86_build_mptable(area, MPTABLE_END - MPTABLE_ADDR, MPTABLE_ADDR, 64, 0), 0);
 	CHECK_EQ(x86_setup_smbios(&mem, oem), 0);
 	CHECK_EQ(scan(area, 0x10000, &ep), SMBIOS_ADDR - 0xf0000);
 	CHECK(!memcmp(area, "_MP_", 4));

@@ -35,7 +35,9 @@ void x86_build_gdt(uint64_t gdt[5]);
 void x86_build_page_tables(void *tables);
 
 /* Write an Intel MP table for ncpus CPUs into buf (at guest address addr). */
-int x86_build_mptable(void *buf, size_t len, uint64_t addr, unsigned int ncpus);
+/* level_pins: a bit per IOAPIC pin to mark level-triggered (active high). */
+int x86_build_mptable(void *buf, size_t len, uint64_t addr, unsigned int ncpus,
+		      uint32_t level_pins);
 size_t x86_mptable_size(unsigned int ncpus);
 
 #endif

@@ -3,7 +3,8 @@
  * Intel MultiProcessor Specification 1.4 table: how the guest learns how many
  * CPUs it has and where the IOAPIC is, without ACPI. One processor entry per
  * vCPU (APIC id = vCPU index), one ISA bus, one IOAPIC whose 24 pins take ISA
- * IRQ n on pin n, and the LINT0/LINT1 wiring of every local APIC.
+ * IRQ n on pin n (edge-triggered as the bus, but the level-triggered lines
+ * that virtio devices share), and the LINT0/LINT1 wiring of every local APIC.
  */
 #include <errno.h>
 #include <string.h>
@@ -18,6 +19,8 @@
 
 enum mp_entry_type { MP_PROCESSOR, MP_BUS, MP_IOAPIC, MP_IOINTR, MP_LINTR };
 enum mp_irq_type { MP_INT = 0, MP_NMI = 1, MP_EXTINT = 3 };
+/* mp_irq flags: polarity in bits 0-1 (1: active high), trigger in 2-3 (3: level). */
+#define MP_IRQ_LEVEL_HIGH (1 | 3 << 2)
 
 struct mp_floating_pointer {
 	char signature[4];
@@ -89,7 +92,7 @@ size_t x86_mptable_size(unsigned int ncpus)
 	       sizeof(struct mp_ioapic) + (MP_IOAPIC_PINS + 2) * sizeof(struct mp_irq);
 }
 
-int x86_build_mptable(void *buf, size_t len, uint64_t addr, unsigned int ncpus)
+int x86_build_mptable(void *buf, size_t len, uint64_t addr, unsigned int ncpus, uint32_t level_pins)
 {
 	struct mp_floating_pointer *fp = buf;
 	struct mp_config_header *hdr = (void *)(fp + 1);
@@ -131,7 +134,10 @@ int x86_build_mptable(void *buf, size_t len, uint64_t addr, unsigned int ncpus)
 	for (uint8_t pin = 0; pin < MP_IOAPIC_PINS; pin++, entries++) {
 		struct mp_irq *e = (void *)p;
 
-		*e = (struct mp_irq){MP_IOINTR, MP_INT, 0, 0, pin, ioapic_id, pin};
+		/* A shared virtio line: level-triggered, active high. */
+		uint16_t flags = (level_pins >> pin) & 1 ? MP_IRQ_LEVEL_HIGH : 0;
+
+		*e = (struct mp_irq){MP_IOINTR, MP_INT, flags, 0, pin, ioapic_id, pin};
 		p += sizeof(*e);
 	}
 

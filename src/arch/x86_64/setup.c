@@ -160,7 +160,7 @@ static int write_boot_tables(struct vm *vm, struct boot_info *info)
 		return -ENOMEM;
 	x86_build_gdt(gdt);
 	x86_build_page_tables(tables);
-	ret = x86_build_mptable(mp, mp_size, MPTABLE_ADDR, vm->nvcpus);
+	ret = x86_build_mptable(mp, mp_size, MPTABLE_ADDR, vm->nvcpus, vm->level_irqs);
 	if (!ret) {
 		memset(bp, 0, sizeof(*bp));
 		ret = x86_build_zero_page(bp, info);

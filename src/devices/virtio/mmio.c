@@ -4,6 +4,19 @@
  * queue notifications bypass them entirely through KVM_IOEVENTFD, and
  * interrupts are injected with KVM_IRQFD, so the data path never waits on a
  * vCPU thread.
+ *
+ * Interrupt lines: the first VM_VIRTIO_LINES devices get a line each and
+ * signal edges through their irqfd. Later devices share lines, round robin
+ * from the first. A shared line is level-triggered (the MP table says so)
+ * and the VMM drives it: up while any of its devices has a bit set in
+ * InterruptStatus, down when the guest's InterruptACK clears the last one.
+ * The guest's virtio_mmio driver asks for its IRQ with IRQF_SHARED and its
+ * handler reads each device's InterruptStatus, so every device on the line
+ * is looked at. Edges are not used on a shared line: with the in-kernel
+ * IOAPIC, irqfds on one GSI share KVM's line state, and an edge raised
+ * while another irqfd's pulse is up is merged with it and lost. A level
+ * stays up until the guest has seen every cause; after its EOI the
+ * IOAPIC delivers again if the line is still up.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -56,6 +69,11 @@ enum mmio_reg {
 #define INT_CONFIG_CHANGE  2
 #define FIRST_VIRTIO_IRQ   5
 #define LAST_VIRTIO_IRQ	   23
+#define RTC_IRQ		   8
+
+_Static_assert(LAST_VIRTIO_IRQ - FIRST_VIRTIO_IRQ == VM_VIRTIO_LINES, "one line per free IRQ");
+_Static_assert(VIRTIO_MMIO_BASE + VM_MAX_VIRTIO * VIRTIO_MMIO_SIZE <= IOAPIC_ADDR,
+	       "the virtio-mmio windows end below the IOAPIC");
 
 static struct virtio_queue *selected_queue(struct virtio_device *dev)
 {
@@ -69,6 +87,8 @@ static void set_addr_half(uint64_t *addr, uint32_t value, bool high)
 	else
 		*addr = (*addr & ~0xffffffffULL) | value;
 }
+
+static void line_update(struct virtio_device *dev);
 
 static void device_reset(struct virtio_device *dev)
 {
@@ -86,6 +106,7 @@ static void device_reset(struct virtio_device *dev)
 	dev->status = 0;
 	dev->active = false;
 	atomic_store(&dev->interrupt_status, 0);
+	line_update(dev);
 }
 
 /* What every device offers on top of its own features. */
@@ -217,6 +238,7 @@ static void reg_write(struct virtio_device *dev, uint64_t offset, uint32_t v)
 		break;
 	case REG_INTERRUPT_ACK:
 		atomic_fetch_and(&dev->interrupt_status, ~v);
+		line_update(dev);
 		break;
 	case REG_STATUS:
 		write_status(dev, v);
@@ -287,10 +309,51 @@ static const struct bus_device_ops virtio_mmio_ops = {
     .write = mmio_write,
 };
 
+/* ---- interrupt lines */
+
+static void set_line(struct virtio_device *dev, struct vm_irq_line *line, bool up)
+{
+	int ret;
+
+	if (line->asserted == up)
+		return;
+	line->asserted = up;
+	ret = vm_irq_line(dev->vm, line->irq, up);
+	if (ret < 0)
+		pr_debug("virtio-%s: irq %u: %s", dev->ops->name, line->irq, strerror(-ret));
+}
+
+static bool line_pending(struct vm *vm, const struct vm_irq_line *line)
+{
+	for (unsigned int i = 0; i < vm->nvirtio; i++)
+		if (vm->virtio[i]->line == line && atomic_load(&vm->virtio[i]->interrupt_status))
+			return true;
+	return false;
+}
+
+/* A shared line follows its devices' InterruptStatus; called after it changed. */
+static void line_update(struct virtio_device *dev)
+{
+	struct vm_irq_line *line = dev->line;
+
+	if (!line || !line->shared)
+		return;
+	pthread_mutex_lock(&line->lock);
+	set_line(dev, line, line_pending(dev->vm, line));
+	pthread_mutex_unlock(&line->lock);
+}
+
 static void raise_interrupt(struct virtio_device *dev, uint32_t cause)
 {
 	uint64_t one = 1;
 
+	if (dev->line && dev->line->shared) {
+		pthread_mutex_lock(&dev->line->lock);
+		atomic_fetch_or(&dev->interrupt_status, cause);
+		set_line(dev, dev->line, true);
+		pthread_mutex_unlock(&dev->line->lock);
+		return;
+	}
 	atomic_fetch_or(&dev->interrupt_status, cause);
 	if (write(dev->irq_fd, &one, sizeof(one)) < 0)
 		pr_debug("virtio-%s: irqfd: %s", dev->ops->name, strerror(errno));
@@ -351,32 +414,86 @@ static int wire_queue_kick(struct vm *vm, struct virtio_device *dev, unsigned in
 	return 0;
 }
 
-static int wire_interrupt(struct vm *vm, struct virtio_device *dev)
+/* The irqfd of a device alone on its line; "deassign" takes it off the GSI. */
+static int set_irqfd(struct vm *vm, struct virtio_device *dev, bool deassign)
 {
-	struct kvm_irqfd irqfd = {.gsi = dev->irq};
+	struct kvm_irqfd irqfd = {
+	    .fd = (uint32_t)dev->irq_fd,
+	    .gsi = dev->irq,
+	    .flags = deassign ? KVM_IRQFD_FLAG_DEASSIGN : 0,
+	};
 
-	dev->irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (dev->irq_fd < 0)
-		return -errno;
-	irqfd.fd = (uint32_t)dev->irq_fd;
 	/* Without KVM the eventfd alone shows the interrupts. */
 	if (vm->vm_fd >= 0 && ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0) {
 		int err = errno;
 
-		pr_err("virtio-%s: KVM_IRQFD: %s", dev->ops->name, strerror(err));
+		pr_err("virtio-%s: KVM_IRQFD%s: %s", dev->ops->name, deassign ? " deassign" : "",
+		       strerror(err));
 		return -err;
 	}
 	return 0;
 }
 
+/*
+ * The next line, round robin. The first device on a line keeps edges
+ * through its irqfd; the second makes the line shared (level-triggered),
+ * and the first one's irqfd comes off it. The VM is not running yet.
+ */
+static int wire_interrupt(struct vm *vm, struct virtio_device *dev, unsigned int index)
+{
+	struct vm_irq_line *line = &vm->virtio_lines[index % VM_VIRTIO_LINES];
+	unsigned int irq = FIRST_VIRTIO_IRQ + index % VM_VIRTIO_LINES;
+
+	dev->irq = irq + (irq >= RTC_IRQ);
+	dev->irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (dev->irq_fd < 0)
+		return -errno;
+	if (!line->ndevs) {
+		int ret = set_irqfd(vm, dev, false);
+
+		if (ret < 0)
+			return ret;
+		pthread_mutex_init(&line->lock, NULL);
+		line->irq = dev->irq;
+	} else if (!line->shared) {
+		struct virtio_device *first = NULL;
+
+		for (unsigned int i = 0; i < vm->nvirtio && !first; i++)
+			if (vm->virtio[i]->line == line)
+				first = vm->virtio[i];
+		if (first && set_irqfd(vm, first, true) < 0)
+			return -EIO;
+		line->shared = true;
+		vm->level_irqs |= 1u << line->irq;
+	}
+	line->ndevs++;
+	dev->line = line;
+	return 0;
+}
+
+/*
+ * The device's virtio_mmio.device= entry. The whole kernel command line
+ * (the VMM's options, every device's entry, the user's) must fit in the
+ * kernel's COMMAND_LINE_SIZE: that, not the lines or the MMIO window, is
+ * what limits the number of devices.
+ */
 static int announce(struct vm *vm, struct virtio_device *dev)
 {
+	char cmdline[VM_MAX_CMDLINE + 1];
 	size_t used = strlen(vm->device_cmdline);
 	int n =
 	    snprintf(vm->device_cmdline + used, sizeof(vm->device_cmdline) - used,
 		     " virtio_mmio.device=4K@0x%llx:%u", (unsigned long long)dev->base, dev->irq);
 
-	return (n < 0 || (size_t)n >= sizeof(vm->device_cmdline) - used) ? -E2BIG : 0;
+	if (n < 0 || (size_t)n >= sizeof(vm->device_cmdline) - used ||
+	    vm_config_cmdline(vm->cfg, vm->device_cmdline, cmdline, sizeof(cmdline)) < 0) {
+		vm->device_cmdline[used] = '\0';
+		pr_err("virtio-%s: no room for virtio device %u on the kernel command line (%d "
+		       "bytes at most, about 36 a device)",
+		       dev->ops->name, vm->nvirtio + 1, VM_MAX_CMDLINE - 1);
+		return -E2BIG;
+	}
+	return 0;
 }
 
 /* The transport's fds and queues; then the device's own release. */
@@ -411,9 +528,8 @@ int virtio_mmio_add(struct vm *vm, struct virtio_device *dev)
 
 	dev->vm = vm;
 	dev->base = VIRTIO_MMIO_BASE + (uint64_t)index * VIRTIO_MMIO_SIZE;
-	/* IRQ 8 is the RTC's. */
-	dev->irq = FIRST_VIRTIO_IRQ + index + (FIRST_VIRTIO_IRQ + index >= 8);
-	if (dev->irq > LAST_VIRTIO_IRQ || index >= VM_MAX_VIRTIO || !dev->nqueues)
+	dev->line = NULL;
+	if (index >= VM_MAX_VIRTIO || !dev->nqueues)
 		return -ENOSPC;
 	pthread_mutex_init(&dev->reg_lock, NULL);
 	atomic_init(&dev->interrupt_status, 0);
@@ -432,18 +548,22 @@ int virtio_mmio_add(struct vm *vm, struct virtio_device *dev)
 	for (unsigned int i = 0; !ret && i < dev->nqueues; i++)
 		ret = wire_queue_kick(vm, dev, i);
 	if (!ret)
-		ret = wire_interrupt(vm, dev);
+		ret = wire_interrupt(vm, dev, index);
 	if (!ret)
 		ret = announce(vm, dev);
 	if (!ret)
 		ret = vm_on_release(vm, virtio_mmio_release, dev);
 	if (ret < 0) {
 		/* The bus keeps a pointer, but the VM is not started now. */
+		if (dev->line)
+			dev->line->ndevs--;
+		dev->line = NULL;
 		transport_release(dev);
 		return ret;
 	}
 	vm->virtio[vm->nvirtio++] = dev;
-	pr_debug("virtio-%s at 0x%llx, irq %u, %u queues", dev->ops->name,
-		 (unsigned long long)dev->base, dev->irq, dev->nqueues);
+	pr_debug("virtio-%s at 0x%llx, irq %u%s, %u queues", dev->ops->name,
+		 (unsigned long long)dev->base, dev->irq,
+		 dev->line->shared ? " (shared, level-triggered)" : "", dev->nqueues);
 	return 0;
 }

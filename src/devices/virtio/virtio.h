@@ -78,7 +78,8 @@ struct virtio_device {
 	/* Filled by virtio_mmio_add(). */
 	uint64_t base;
 	unsigned int irq;
-	int irq_fd;
+	int irq_fd;		  /* signals edges while the device is alone on its line */
+	struct vm_irq_line *line; /* the line, shared with other devices or not */
 	struct virtio_queue *queues;
 
 	/* Transport registers, under reg_lock. */
@@ -92,7 +93,8 @@ struct virtio_device {
 };
 
 /*
- * Place the device on the MMIO bus with the next free window and IRQ, wire
+ * Place the device on the MMIO bus with the next free window and an IRQ
+ * (its own while there are free lines, then one it shares), wire
  * its kicks and interrupt through KVM, and announce it on the kernel command
  * line. The caller filled ops, priv, features, config_size, nqueues,
  * queue_max. On success the VM owns the device (ops->release frees it if the
