@@ -97,18 +97,20 @@ static void test_parse_rw(void)
 
 static void test_parse_too_many_segments(void)
 {
-	static uint8_t buf[512 * 200];
-	static struct iovec wr[201];
+	enum { N = BLK_SEG_MAX + 40 };
+	static uint8_t buf[512 * N];
+	static struct iovec wr[N + 1];
 	struct hdr h = {VIRTIO_BLK_T_IN, 0, 0};
 	struct iovec rd = {&h, sizeof(h)};
 	uint8_t status;
 
-	for (int i = 0; i < 200; i++)
+	for (int i = 0; i < N; i++)
 		wr[i] = (struct iovec){buf + 512 * i, 512};
-	wr[200] = (struct iovec){&status, 1};
-	CHECK_EQ(blk_request_parse(&rd, 1, wr, 201, &lim, &req), VIRTIO_BLK_S_IOERR);
-	CHECK_EQ(blk_request_parse(&rd, 1, wr + 200 - BLK_SEG_MAX, BLK_SEG_MAX + 1, &lim, &req),
+	wr[N] = (struct iovec){&status, 1};
+	CHECK_EQ(blk_request_parse(&rd, 1, wr, N + 1, &lim, &req), VIRTIO_BLK_S_IOERR);
+	CHECK_EQ(blk_request_parse(&rd, 1, wr + N - BLK_SEG_MAX, BLK_SEG_MAX + 1, &lim, &req),
 		 VIRTIO_BLK_S_OK);
+	CHECK_EQ(req.ndata, BLK_SEG_MAX);
 }
 
 struct seg {
@@ -192,6 +194,9 @@ static void test_raw(void)
 	CHECK_EQ(open_image(&img, tmp_path("a.raw"), KRUN_DISK_FORMAT_RAW, false), 0);
 	CHECK_EQ(img.size, 65536); /* the partial sector is not shown */
 	CHECK(img.flat);
+	CHECK_EQ(stat(tmp_path("a.raw"), &st), 0);
+	CHECK_EQ(img.phys_block, (uint32_t)st.st_blksize); /* TOPOLOGY's physical block */
+	CHECK_EQ(img.opt_io, 0);
 	CHECK_EQ(img.ops->read(&img, &v, 1, 8192), 0);
 	CHECK(!memcmp(back, data + 8192, 4096));
 	memset(back, 0xab, sizeof(back));
@@ -298,6 +303,8 @@ static void test_qcow2_read(void)
 		CHECK_EQ(open_image(&img, tmp_path(names[i]), KRUN_DISK_FORMAT_QCOW2, true), 0);
 		CHECK_EQ(img.size, QSIZE);
 		CHECK(!img.flat);
+		/* TOPOLOGY's optimal I/O size: the cluster. */
+		CHECK_EQ(img.opt_io, i == 3 ? 4096u : i == 4 ? 2u << 20 : 65536u);
 		if (!same_as_raw(&img, raw, QSIZE)) {
 			fprintf(stderr, "qcow2 %s reads differ from the raw file\n", names[i]);
 			CHECK(!"same bytes");

@@ -3,20 +3,25 @@
  * virtio-blk (virtio 1.2, section 5.2): one device per disk, one request
  * queue per vCPU (MQ), each served by its own thread that keeps many
  * requests in flight. A flat image (raw, flat vmdk) has its reads, writes
- * and flushes submitted to an io_uring of the queue; everything else
- * (other formats, discard, write-zeroes, and every request where io_uring
- * is unavailable) runs on the disk's thread pool through the format's
- * operations (blk/image.h). Completions found together are returned
- * together, with one interrupt when the driver wants one (EVENT_IDX).
+ * and flushes submitted to an io_uring of the queue, when the file can do
+ * non-blocking I/O (probed at start with RWF_NOWAIT); everything else
+ * (other formats, discard, write-zeroes, files without non-blocking I/O,
+ * where io_uring would hand every request to a kernel worker of its own
+ * anyway, and every request where io_uring is unavailable) runs on the
+ * disk's thread pool through the format's operations (blk/image.h).
+ * Completions found together are returned together, with one interrupt
+ * when the driver wants one (EVENT_IDX).
  */
 #include <errno.h>
 #include <liburing.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "devices/builders.h"
@@ -34,6 +39,7 @@
 #define VIRTIO_BLK_F_RO		  (1ULL << 5)
 #define VIRTIO_BLK_F_BLK_SIZE	  (1ULL << 6)
 #define VIRTIO_BLK_F_FLUSH	  (1ULL << 9)
+#define VIRTIO_BLK_F_TOPOLOGY	  (1ULL << 10)
 #define VIRTIO_BLK_F_MQ		  (1ULL << 12)
 #define VIRTIO_BLK_F_DISCARD	  (1ULL << 13)
 #define VIRTIO_BLK_F_WRITE_ZEROES (1ULL << 14)
@@ -118,6 +124,13 @@ struct virtio_blk {
 	struct blk_queue queues[BLK_MAX_QUEUES];
 	struct blk_pool pool;
 	bool use_uring;
+};
+
+/* How a disk's requests are served: KRUN_BLK_IO, for tests and comparisons. */
+enum blk_engine {
+	BLK_ENGINE_AUTO,    /* io_uring where the file can do non-blocking I/O */
+	BLK_ENGINE_URING,   /* io_uring for every flat read, write and flush */
+	BLK_ENGINE_THREADS, /* the thread pool only */
 };
 
 /* ---- running a request through the image's operations (pool threads) */
@@ -573,6 +586,40 @@ static const struct virtio_device_ops blk_ops = {
     .release = blk_release,
 };
 
+#define BLK_MAX_PHYS_BLOCK 4096	      /* the guest's page: larger would not be aligned to */
+#define BLK_MAX_OPT_IO	   (4u << 20) /* larger tells a guest nothing it can use */
+
+static bool power_of_2(uint32_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+/*
+ * TOPOLOGY: the host's physical block (so that the guest's file systems
+ * align to it instead of making the host read around 512-byte writes), and
+ * the optimal I/O size (a qcow2 cluster: writing it whole skips the copy
+ * from the backing file). Offered only when it says something.
+ */
+static void fill_topology(struct virtio_blk *b)
+{
+	struct virtio_blk_config *c = &b->config;
+	const struct blk_image *img = &b->img;
+	uint32_t logical = c->blk_size, phys = logical, opt = 0;
+
+	if (power_of_2(img->phys_block) && img->phys_block > logical &&
+	    img->phys_block <= BLK_MAX_PHYS_BLOCK)
+		phys = img->phys_block;
+	if (img->opt_io >= phys && img->opt_io <= BLK_MAX_OPT_IO && !(img->opt_io % phys))
+		opt = img->opt_io;
+	if (phys == logical && !opt)
+		return;
+	b->dev.features |= VIRTIO_BLK_F_TOPOLOGY;
+	c->topology.physical_block_exp = (uint8_t)(__builtin_ctz(phys) - __builtin_ctz(logical));
+	c->topology.alignment_offset = 0;
+	c->topology.min_io_size = (uint16_t)(phys / logical);
+	c->topology.opt_io_size = opt / logical;
+}
+
 static void fill_config(struct virtio_blk *b, unsigned int nqueues)
 {
 	struct virtio_blk_config *c = &b->config;
@@ -605,14 +652,48 @@ static void fill_config(struct virtio_blk *b, unsigned int nqueues)
 		c->max_write_zeroes_seg = BLK_MAX_RANGES;
 		c->write_zeroes_may_unmap = 1;
 	}
+	fill_topology(b);
 }
 
-/* io_uring unless KRUN_BLK_IO=threads asks for the thread pool (tests, comparisons). */
-static bool want_uring(void)
+static enum blk_engine wanted_engine(void)
 {
 	const char *e = getenv("KRUN_BLK_IO");
 
-	return !e || strcmp(e, "threads");
+	if (e && !strcmp(e, "threads"))
+		return BLK_ENGINE_THREADS;
+	if (e && !strcmp(e, "uring"))
+		return BLK_ENGINE_URING;
+	return BLK_ENGINE_AUTO;
+}
+
+/*
+ * Can the image file do non-blocking reads (FMODE_NOWAIT)? Without, the
+ * kernel's io_uring hands every request to one of its io-wq workers: a
+ * thread hop like the pool's, dearer (measured on tmpfs, bench/RESULTS.md).
+ * One sector is read with RWF_NOWAIT: EOPNOTSUPP says no; anything else
+ * (data, EAGAIN for a page not in memory) says yes.
+ */
+static bool file_can_nowait(const struct blk_image *img)
+{
+	static uint8_t sector[4096] __attribute__((aligned(4096)));
+	struct iovec iov = {sector, img->direct_io ? 4096 : 512};
+
+	if (img->size < iov.iov_len)
+		return true;
+	return preadv2(img->flat_fd, &iov, 1, (off_t)img->flat_offset, RWF_NOWAIT) >= 0 ||
+	       errno != EOPNOTSUPP;
+}
+
+static bool want_uring(const struct blk_image *img)
+{
+	switch (wanted_engine()) {
+	case BLK_ENGINE_THREADS:
+		return false;
+	case BLK_ENGINE_URING:
+		return true;
+	default:
+		return file_can_nowait(img);
+	}
 }
 
 static int blk_create(struct vm *vm, const struct disk_config *disk)
@@ -634,7 +715,7 @@ static int blk_create(struct vm *vm, const struct disk_config *disk)
 		pr_warn("disk %s: the guest sees only the first %d bytes of the id as its serial",
 			disk->id, VIRTIO_BLK_ID_BYTES);
 	memcpy(b->serial, disk->id, MIN(strlen(disk->id), sizeof(b->serial)));
-	b->use_uring = b->img.flat && want_uring();
+	b->use_uring = b->img.flat && want_uring(&b->img);
 	fill_config(b, nqueues);
 	b->dev.ops = &blk_ops;
 	b->dev.priv = b;
@@ -657,7 +738,11 @@ static int blk_create(struct vm *vm, const struct disk_config *disk)
 	}
 	pr_debug("disk %s: %s image %s, %llu bytes%s, %u queues, %s", disk->id, b->img.ops->name,
 		 disk->path, (unsigned long long)b->img.size, b->img.read_only ? ", read-only" : "",
-		 nqueues, b->queues[0].uring ? "io_uring" : "thread pool");
+		 nqueues,
+		 b->queues[0].uring ? "io_uring"
+		 : b->img.flat && !b->use_uring && wanted_engine() == BLK_ENGINE_AUTO
+		     ? "thread pool (the file has no non-blocking I/O)"
+		     : "thread pool");
 	return 0;
 }
 

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "devices/virtio/blk/image.h"
@@ -41,6 +42,12 @@ int blk_image_open_depth(struct blk_image *img, const struct disk_config *disk, 
 	}
 	if (ret < 0)
 		return ret;
+	if (!img->phys_block && img->flat_fd >= 0) {
+		struct stat st;
+
+		if (fstat(img->flat_fd, &st) == 0)
+			img->phys_block = (uint32_t)st.st_blksize;
+	}
 	if (img->size % 512) {
 		pr_warn("disk %s: %s image size %llu is not a multiple of 512; the last %llu "
 			"bytes are not shown to the guest",

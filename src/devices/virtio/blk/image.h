@@ -43,6 +43,13 @@ struct blk_image {
 	bool flat;
 	int flat_fd;
 	uint64_t flat_offset;
+	/*
+	 * What the guest should align to (TOPOLOGY), bytes, 0 if unknown: the
+	 * host's physical block (a block device's, a file system's block), and
+	 * the optimal I/O size (a block device's, a qcow2 cluster).
+	 */
+	uint32_t phys_block;
+	uint32_t opt_io;
 };
 
 struct disk_config;

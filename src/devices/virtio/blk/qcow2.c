@@ -1263,5 +1263,8 @@ int blk_qcow2_open_depth(struct blk_image *img, const char *path, unsigned int d
 	img->priv = q;
 	img->size = q->h.size;
 	img->flat = false;
+	/* A write of a whole cluster allocates without copying from the backing file. */
+	img->phys_block = (uint32_t)st.st_blksize;
+	img->opt_io = (uint32_t)q->cluster_size;
 	return 0;
 }

@@ -144,6 +144,15 @@ int blk_raw_open(struct blk_image *img, const char *path)
 	}
 	r->fd = fd;
 	r->blkdev = S_ISBLK(st.st_mode);
+	img->phys_block = (uint32_t)st.st_blksize;
+	if (r->blkdev) {
+		unsigned int pbs = 0, opt = 0;
+
+		if (ioctl(fd, BLKPBSZGET, &pbs) == 0)
+			img->phys_block = pbs;
+		if (ioctl(fd, BLKIOOPT, &opt) == 0)
+			img->opt_io = opt;
+	}
 	img->ops = &raw_ops;
 	img->priv = r;
 	img->size = size;

@@ -29,7 +29,8 @@
 #define BLK_SECTOR_SHIFT    9
 
 /* Limits the device advertises (SEG_MAX, SIZE_MAX, discard segments). */
-#define BLK_SEG_MAX	      126
+/* SEG_MAX: a chain of the 256-entry queue minus header and status, as QEMU offers. */
+#define BLK_SEG_MAX	      254
 #define BLK_SIZE_MAX	      (1u << 20)
 #define BLK_MAX_RANGES	      16
 #define BLK_MAX_RANGE_SECTORS (1u << 22) /* 2 GiB per discard/write-zeroes segment */
