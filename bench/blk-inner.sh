@@ -3,8 +3,10 @@
 # guests (bench/blk.sh picks the place). The same images (raw, and qcow2
 # fully allocated from it), the same kernel, the same guest tool
 # (build/bench/blkbench: O_DIRECT + Linux AIO) under
-#   krun:  krun-chroot --disk (1 vCPU, 512 MiB; io_uring for raw, the thread
-#          pool for qcow2)
+#   krun:  krun-chroot --disk (1 vCPU, 512 MiB; raw through io_uring where
+#          the file can do non-blocking I/O, else, as on tmpfs, and for qcow2,
+#          the thread pool); BLKBENCH_URING=1 adds a raw run with
+#          KRUN_BLK_IO=uring (io_uring forced) to compare the engines
 #   qemu:  QEMU -M microvm with virtio-blk-device (1 vCPU, 512 MiB; QEMU's
 #          defaults: cache=writeback, aio=threads)
 # Each run: 4 KiB random read at QD1 and QD32, 1 MiB sequential read and
@@ -27,6 +29,7 @@ blkbench /dev/vda randread 32 $secs
 blkbench /dev/vda seqread 1 $secs
 blkbench /dev/vda seqwrite 1 $secs
 blkbench /dev/vda flush 1 $secs
+echo "blkstat \$(cat /sys/block/vda/stat)"
 EOS
 
 echo "host: $(uname -r), $(nproc) CPUs; images of $mb MiB in $(df -T /tmp | awk 'NR == 2 { print $2 }') ($work)"
@@ -38,6 +41,10 @@ for fmt in ${formats_krun-$formats}; do
 	timeout 600 "$build/krun-chroot" --disk "bench:$work/disk.$fmt:$fmt" "$share" /bin/sh /bench.sh 2>&1 |
 		sed "s/^/krun $fmt: /"
 done
+if [ "${BLKBENCH_URING:-0}" = 1 ] && [ "${formats_krun-x}" != "" ]; then
+	KRUN_BLK_IO=uring timeout 600 "$build/krun-chroot" --disk "bench:$work/disk.raw:raw" "$share" /bin/sh /bench.sh 2>&1 |
+		sed "s/^/krun raw (io_uring forced): /"
+fi
 
 case " $peers " in *" qemu "*) ;; *) formats= ;; esac
 if [ -n "$formats" ] && command -v qemu-system-x86_64 >/dev/null; then
@@ -61,7 +68,7 @@ EOI
 			-device virtio-blk-device,drive=d \
 			-kernel "$build/krunfw/vmlinux" -initrd "$work/initrd.gz" \
 			-append "console=ttyS0 reboot=t panic=-1 quiet io_delay=none no_timer_check" 2>&1 |
-			tr -d '\r' | grep -E '^(randread|seqread|seqwrite|flush|blkbench)|qemu-system|[Ee]rror' | sed "s/^/qemu $fmt: /"
+			tr -d '\r' | grep -E '^(randread|seqread|seqwrite|flush|blkbench|blkstat)|qemu-system|[Ee]rror' | sed "s/^/qemu $fmt: /"
 	done
 else
 	echo "qemu: qemu-system-x86_64 missing, no peer figures"
