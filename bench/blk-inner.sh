@@ -37,12 +37,15 @@ echo "host: $(uname -r), $(nproc) CPUs; images of $mb MiB in $(df -T /tmp | awk 
 formats=${BLKBENCH_FORMATS:-raw qcow2}
 peers=${BLKBENCH_PEERS:-krun qemu}
 case " $peers " in *" krun "*) ;; *) formats_krun= ;; esac
+# BLKBENCH_STATS=1: krun's own counters of each disk queue (KRUN_BLK_STATS=1), logged at the end.
+stats=
+[ "${BLKBENCH_STATS:-0}" = 1 ] && export KRUN_BLK_STATS=1 && stats="--log-level 3"
 for fmt in ${formats_krun-$formats}; do
-	timeout 600 "$build/krun-chroot" --disk "bench:$work/disk.$fmt:$fmt" "$share" /bin/sh /bench.sh 2>&1 |
+	timeout 600 "$build/krun-chroot" $stats --disk "bench:$work/disk.$fmt:$fmt" "$share" /bin/sh /bench.sh 2>&1 |
 		sed "s/^/krun $fmt: /"
 done
 if [ "${BLKBENCH_URING:-0}" = 1 ] && [ "${formats_krun-x}" != "" ]; then
-	KRUN_BLK_IO=uring timeout 600 "$build/krun-chroot" --disk "bench:$work/disk.raw:raw" "$share" /bin/sh /bench.sh 2>&1 |
+	KRUN_BLK_IO=uring timeout 600 "$build/krun-chroot" $stats --disk "bench:$work/disk.raw:raw" "$share" /bin/sh /bench.sh 2>&1 |
 		sed "s/^/krun raw (io_uring forced): /"
 fi
 

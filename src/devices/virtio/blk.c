@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "devices/builders.h"
@@ -87,6 +88,22 @@ struct blk_slot {
 	unsigned int gen; /* the queue's generation when popped: stale after a reset */
 	int result;	  /* 0 or -errno */
 	struct blk_request req;
+	uint64_t t_pop, t_start, t_end; /* KRUN_BLK_STATS: when taken, started, finished */
+};
+
+/*
+ * KRUN_BLK_STATS=1: each queue counts its requests and where their time
+ * goes, logged when the VM stops (for profiling; off, nothing is timed).
+ * Written by the queue thread only, under the queue lock.
+ */
+struct blk_stats {
+	uint64_t n[3]; /* IN, OUT, FLUSH */
+	uint64_t bytes[2];
+	uint64_t segs;			   /* data segments of the IN and OUT requests */
+	uint64_t passes;		   /* serve passes that returned requests */
+	uint64_t irqs;			   /* interrupts raised */
+	uint64_t ns_queue, ns_io, ns_reap; /* taken to started, started to done, done to returned */
+	uint64_t n_timed;
 };
 
 struct blk_queue {
@@ -104,6 +121,7 @@ struct blk_queue {
 	int done_efd; /* io_uring and pool completions */
 	pthread_mutex_t done_lock;
 	struct blk_slot *done; /* finished by the pool */
+	struct blk_stats stats;
 };
 
 struct blk_pool {
@@ -132,6 +150,61 @@ enum blk_engine {
 	BLK_ENGINE_URING,   /* io_uring for every flat read, write and flush */
 	BLK_ENGINE_THREADS, /* the thread pool only */
 };
+
+static bool stats_on;
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static void stats_finish(struct blk_queue *q, const struct blk_slot *s)
+{
+	struct blk_stats *st = &q->stats;
+	unsigned int t = s->req.type == VIRTIO_BLK_T_IN	     ? 0
+			 : s->req.type == VIRTIO_BLK_T_OUT   ? 1
+			 : s->req.type == VIRTIO_BLK_T_FLUSH ? 2
+							     : 3;
+	uint64_t now = now_ns();
+
+	if (t == 3)
+		return;
+	st->n[t]++;
+	if (t < 2) {
+		st->bytes[t] += s->req.len;
+		st->segs += s->req.ndata;
+	}
+	if (s->t_start && s->t_end) {
+		st->ns_queue += s->t_start - s->t_pop;
+		st->ns_io += s->t_end - s->t_start;
+		st->ns_reap += now - s->t_end;
+		st->n_timed++;
+	}
+}
+
+static void stats_log(struct virtio_blk *b)
+{
+	for (unsigned int i = 0; i < b->dev.nqueues; i++) {
+		const struct blk_stats *st = &b->queues[i].stats;
+		uint64_t rw = st->n[0] + st->n[1], nt = st->n_timed ? st->n_timed : 1;
+
+		pr_info(
+		    "virtio-blk %s queue %u: %llu reads (%llu KiB), %llu writes (%llu KiB), %llu "
+		    "flushes; %.1f segments a request; %llu returned in %llu passes, %llu "
+		    "interrupts; mean us taken->started %.1f, started->done %.1f, "
+		    "done->returned %.1f",
+		    b->name, i, (unsigned long long)st->n[0],
+		    (unsigned long long)(st->bytes[0] >> 10), (unsigned long long)st->n[1],
+		    (unsigned long long)(st->bytes[1] >> 10), (unsigned long long)st->n[2],
+		    rw ? (double)st->segs / (double)rw : 0.0, (unsigned long long)(rw + st->n[2]),
+		    (unsigned long long)st->passes, (unsigned long long)st->irqs,
+		    (double)st->ns_queue / 1e3 / (double)nt, (double)st->ns_io / 1e3 / (double)nt,
+		    (double)st->ns_reap / 1e3 / (double)nt);
+	}
+}
 
 /* ---- running a request through the image's operations (pool threads) */
 
@@ -197,7 +270,11 @@ static void *pool_thread(void *arg)
 			p->tail = NULL;
 		pthread_mutex_unlock(&p->lock);
 
+		if (stats_on)
+			s->t_start = now_ns();
 		s->result = run_sync(b, &s->req);
+		if (stats_on)
+			s->t_end = now_ns();
 		q = s->q;
 		pthread_mutex_lock(&q->done_lock);
 		s->next = q->done;
@@ -243,6 +320,8 @@ static void finish_slot(struct blk_queue *q, struct blk_slot *s, uint8_t status)
 {
 	struct blk_request *r = &s->req;
 
+	if (stats_on)
+		stats_finish(q, s);
 	/* Under the queue lock: a reset in between makes the slot stale. */
 	if (s->gen == q->gen) {
 		uint32_t len = status == VIRTIO_BLK_S_OK ? r->used_len : 1;
@@ -304,6 +383,8 @@ static unsigned int reap_uring(struct blk_queue *q)
 	while (io_uring_peek_cqe(&q->ring, &cqe) == 0) {
 		struct blk_slot *s = io_uring_cqe_get_data(cqe);
 
+		if (stats_on)
+			s->t_end = now_ns();
 		s->result = finish_short(q, s, cqe->res);
 		io_uring_cqe_seen(&q->ring, cqe);
 		finish_slot(q, s, result_status(q, s));
@@ -339,6 +420,8 @@ static bool uring_submit(struct blk_queue *q, struct blk_slot *s)
 				    img->sync_mode == KRUN_SYNC_RELAXED ? IORING_FSYNC_DATASYNC
 									: 0);
 	io_uring_sqe_set_data(sqe, s);
+	if (stats_on)
+		s->t_start = now_ns();
 	q->to_submit++;
 	return true;
 }
@@ -396,6 +479,8 @@ static void take_requests(struct blk_queue *q)
 		q->free = s->next;
 		s->head = c->head;
 		s->gen = q->gen;
+		if (stats_on)
+			s->t_pop = now_ns(), s->t_start = s->t_end = 0;
 		st = blk_request_parse(c->readable, c->nreadable, c->writable, c->nwritable,
 				       &q->blk->lim, &s->req);
 		if (st == VIRTIO_BLK_S_OK)
@@ -446,8 +531,12 @@ static void serve_once(struct blk_queue *q)
 	if (q->to_submit)
 		submit_all(q);
 	/* Everything returned in this pass gets one interrupt, if the driver wants it. */
-	if (vq->vq.next_used != used_before && virtq_needs_notify(&vq->vq))
+	if (vq->vq.next_used != used_before && stats_on)
+		q->stats.passes++;
+	if (vq->vq.next_used != used_before && virtq_needs_notify(&vq->vq)) {
 		virtio_notify_used(&q->blk->dev);
+		q->stats.irqs += stats_on;
+	}
 	pthread_mutex_unlock(&vq->lock);
 }
 
@@ -577,12 +666,20 @@ static void blk_release(struct virtio_device *dev)
 	blk_free(dev->priv);
 }
 
+/* The VM stopped (no vCPU runs): the counters, if asked for. */
+static void blk_drain(struct virtio_device *dev)
+{
+	if (stats_on)
+		stats_log(dev->priv);
+}
+
 static const struct virtio_device_ops blk_ops = {
     .name = "blk",
     .device_id = VIRTIO_ID_BLOCK,
     .config_read = blk_config_read,
     .activate = blk_activate,
     .reset = blk_reset,
+    .drain = blk_drain,
     .release = blk_release,
 };
 
@@ -716,6 +813,7 @@ static int blk_create(struct vm *vm, const struct disk_config *disk)
 			disk->id, VIRTIO_BLK_ID_BYTES);
 	memcpy(b->serial, disk->id, MIN(strlen(disk->id), sizeof(b->serial)));
 	b->use_uring = b->img.flat && want_uring(&b->img);
+	stats_on = getenv("KRUN_BLK_STATS") && !strcmp(getenv("KRUN_BLK_STATS"), "1");
 	fill_config(b, nqueues);
 	b->dev.ops = &blk_ops;
 	b->dev.priv = b;
