@@ -5,8 +5,8 @@
 # (build/bench/blkbench: O_DIRECT + Linux AIO) under
 #   krun:  krun-chroot --disk (1 vCPU, 512 MiB; raw through io_uring where
 #          the file can do non-blocking I/O, else, as on tmpfs, and for qcow2,
-#          the thread pool); BLKBENCH_URING=1 adds a raw run with
-#          KRUN_BLK_IO=uring (io_uring forced) to compare the engines
+#          the thread pool; a lone request runs on the queue thread);
+#          BLKBENCH_VARIANTS adds raw runs with other engines (below)
 #   qemu:  QEMU -M microvm with virtio-blk-device (1 vCPU, 512 MiB; QEMU's
 #          defaults: cache=writeback, aio=threads)
 # Each run: 4 KiB random read at QD1 and QD32, 1 MiB sequential read and
@@ -44,10 +44,17 @@ for fmt in ${formats_krun-$formats}; do
 	timeout 600 "$build/krun-chroot" $stats --disk "bench:$work/disk.$fmt:$fmt" "$share" /bin/sh /bench.sh 2>&1 |
 		sed "s/^/krun $fmt: /"
 done
-if [ "${BLKBENCH_URING:-0}" = 1 ] && [ "${formats_krun-x}" != "" ]; then
-	KRUN_BLK_IO=uring timeout 600 "$build/krun-chroot" $stats --disk "bench:$work/disk.raw:raw" "$share" /bin/sh /bench.sh 2>&1 |
-		sed "s/^/krun raw (io_uring forced): /"
-fi
+# BLKBENCH_VARIANTS: more krun raw runs to compare engines: "uring" (KRUN_BLK_IO=uring,
+# io_uring forced), "pool" (KRUN_BLK_INLINE=0: no request runs on the queue thread).
+for v in ${BLKBENCH_VARIANTS:-}; do
+	case $v in
+	uring) envs="KRUN_BLK_IO=uring" ;;
+	pool) envs="KRUN_BLK_INLINE=0" ;;
+	*) continue ;;
+	esac
+	env $envs timeout 600 "$build/krun-chroot" $stats --disk "bench:$work/disk.raw:raw" "$share" /bin/sh /bench.sh 2>&1 |
+		sed "s/^/krun raw ($envs): /"
+done
 
 case " $peers " in *" qemu "*) ;; *) formats= ;; esac
 if [ -n "$formats" ] && command -v qemu-system-x86_64 >/dev/null; then
