@@ -140,7 +140,7 @@ head -c 16777216 /dev/urandom >"$work/img/sparse.raw"
 du_before=$(du -k "$work/img/sparse.raw" | cut -f1)
 vm --disk "data:$work/img/sparse.raw" "$root" /bin/sh -c '
 	cat /sys/block/vda/queue/discard_max_bytes /sys/block/vda/queue/write_zeroes_max_bytes
-	q=/sys/block/vda/queue; echo "topo $(cat $q/logical_block_size $q/physical_block_size $q/minimum_io_size $q/optimal_io_size)"
+	q=/sys/block/vda/queue; echo topo $(cat $q/logical_block_size $q/physical_block_size $q/minimum_io_size $q/optimal_io_size)
 	blkdiscard -o 1048576 -l 8388608 /dev/vda && echo discarded'
 du_after=$(du -k "$work/img/sparse.raw" | cut -f1)
 hole=$(range_md5 "$work/img/sparse.raw" 1024 8192)
