@@ -377,6 +377,7 @@ bench: tests
 	bench/vsock.sh $(B)
 	bench/blk.sh $(B)
 	bench/balloon.sh $(B)
+	bench/tsi.sh $(B)
 
 clean:
 	rm -rf $(B) $(B)-asan

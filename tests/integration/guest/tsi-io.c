@@ -18,6 +18,11 @@
  *   udp-connect ADDR PORT MSG  connect + send + recv; prints the answer
  *   unix-echo PATH             one connection, echoed back to EOF
  *   unix-client PATH MSG       send MSG, shut down, print the answer
+ *   send-tcp ADDR PORT SIZE    send SIZE pattern bytes, then close
+ *   sink-tcp ADDR PORT         one connection read to EOF: prints MiB/s
+ *
+ * serve-tcp also prints its time from the first accept to the last close
+ * (MiB/s and connections/s), for bench/tsi.sh.
  *
  * ADDR is IPv4 or IPv6 (with a ':'). Exit status 0 on success.
  */
@@ -30,6 +35,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,6 +63,14 @@ static socklen_t parse_addr(const char *host, const char *port, struct sockaddr_
 	if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
 		exit(2);
 	return sizeof(*s4);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static int die(const char *what)
@@ -101,6 +115,7 @@ static int serve_tcp(char **argv, int argc)
 	unsigned long size = strtoul(argv[4], NULL, 0), count = strtoul(argv[5], NULL, 0);
 	static unsigned char buf[65536];
 	int extra = -1, fd;
+	double start = 0, secs;
 
 	if (argc > 6)
 		extra = tcp_listen(argv[2], argv[6]);
@@ -113,6 +128,8 @@ static int serve_tcp(char **argv, int argc)
 
 		if (conn < 0)
 			die("accept");
+		if (!c)
+			start = now_s();
 		while (sent < size) {
 			size_t n = size - sent < sizeof(buf) ? size - sent : sizeof(buf);
 
@@ -124,7 +141,10 @@ static int serve_tcp(char **argv, int argc)
 		}
 		close(conn); /* the server closes first */
 	}
+	secs = now_s() - start;
 	printf("served %lu\n", count);
+	printf("time %.3f s: %.1f MiB/s, %.1f connections/s\n", secs,
+	       (double)size * (double)count / 1048576.0 / secs, (double)count / secs);
 	if (extra >= 0)
 		close(extra);
 	return 0;
@@ -327,6 +347,49 @@ static int unix_client(char **argv)
 	return 0;
 }
 
+static int send_tcp(char **argv)
+{
+	unsigned long size = strtoul(argv[4], NULL, 0), sent = 0;
+	static unsigned char buf[65536];
+	int fd = connect_to(argv[2], argv[3], SOCK_STREAM);
+
+	if (fd < 0)
+		die("connect");
+	while (sent < size) {
+		size_t n = size - sent < sizeof(buf) ? size - sent : sizeof(buf);
+
+		for (size_t i = 0; i < n; i++)
+			buf[i] = pattern(sent + i);
+		if (write_all(fd, buf, n) < 0)
+			die("write");
+		sent += n;
+	}
+	close(fd);
+	printf("sent %lu\n", sent);
+	return 0;
+}
+
+static int sink_tcp(char **argv)
+{
+	static unsigned char buf[65536];
+	unsigned long got = 0;
+	int fd = tcp_listen(argv[2], argv[3]), conn;
+	double start, secs;
+	ssize_t n;
+
+	printf("listening\n");
+	fflush(stdout);
+	conn = accept(fd, NULL, NULL);
+	if (conn < 0)
+		die("accept");
+	start = now_s();
+	while ((n = read(conn, buf, sizeof(buf))) > 0)
+		got += (unsigned long)n;
+	secs = now_s() - start;
+	printf("sink %lu bytes in %.3f s: %.1f MiB/s\n", got, secs, (double)got / 1048576.0 / secs);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -346,6 +409,10 @@ int main(int argc, char **argv)
 		return unix_echo(argv);
 	if (argc >= 4 && !strcmp(argv[1], "unix-client"))
 		return unix_client(argv);
+	if (argc >= 5 && !strcmp(argv[1], "send-tcp"))
+		return send_tcp(argv);
+	if (argc >= 4 && !strcmp(argv[1], "sink-tcp"))
+		return sink_tcp(argv);
 	fprintf(stderr, "usage: see tests/integration/guest/tsi-io.c\n");
 	return 2;
 }
