@@ -530,8 +530,29 @@ static void test_listen(void)
 	send_pkt(VSOCK_TYPE_STREAM, VSOCK_OP_RW, 200, local, "ping", 4);
 	{
 		char buf[8];
+		uint8_t b[12];
+		struct sockaddr_in cli, back;
+		socklen_t clen = sizeof(cli);
+		int32_t r;
 
 		CHECK_EQ(read(client, buf, sizeof(buf)), 4);
+		/* GETNAME of the accepted connection, keyed (guest port, host port) */
+		CHECK_EQ(getsockname(client, (struct sockaddr *)&cli, &clen), 0);
+		put32(b, 200);
+		put32(b + 4, local);
+		put32(b + 8, 1);
+		ctrl(TSI_GETNAME, b, 12);
+		CHECK_EQ(drain(), 1);
+		CHECK_EQ(got[0].h.len, 136);
+		memcpy(&r, got[0].data, 4);
+		memcpy(&back, got[0].data + 8, sizeof(back));
+		CHECK_EQ(r, 0);
+		CHECK(back.sin_port == cli.sin_port && back.sin_addr.s_addr == cli.sin_addr.s_addr);
+		put32(b + 8, 0); /* our own name: the host port the map gave */
+		ctrl(TSI_GETNAME, b, 12);
+		CHECK_EQ(drain(), 1);
+		memcpy(&back, got[0].data + 8, sizeof(back));
+		CHECK_EQ(ntohs(back.sin_port), host_port);
 	}
 	/* a second connection before any accept: pending, answered at once */
 	int client2 = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

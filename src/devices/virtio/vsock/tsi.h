@@ -23,8 +23,10 @@
  *    to host port 620 (after CONNECT) or from the VMM to the guest's
  *    listening vsock port (after LISTEN), with the usual credit.
  *  - UDP data goes to the host as datagrams to port 1028 (or any port that is
- *    not a control message) from svm_port, and comes back as datagrams to
- *    svm_port.
+ *    not a control message) from svm_port, and comes back as datagrams from
+ *    port 1028 to svm_port (upstream sends them from port 0; the guest looks
+ *    only at the destination). A datagram larger than the guest's receive
+ *    buffer is cut to it.
  *
  *  port  message        request payload                        reply
  *  1024  PROXY_CREATE   u32 svm_port, u16 family, u16 type     none
