@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -30,6 +31,14 @@ int guest_mem_init(struct guest_mem *mem, uint64_t ram_size)
 	 */
 	if (madvise(map, ram_size, MADV_DONTDUMP) < 0)
 		pr_debug("guest memory: MADV_DONTDUMP: %s", strerror(errno));
+	/*
+	 * KRUN_GUEST_THP=1: transparent huge pages for guest memory, as QEMU
+	 * asks for (MADV_HUGEPAGE). Off by default: a guest touching scattered
+	 * pages would cost 2 MiB each. For comparisons (bench/blk.sh).
+	 */
+	if (getenv("KRUN_GUEST_THP") && !strcmp(getenv("KRUN_GUEST_THP"), "1") &&
+	    madvise(map, ram_size, MADV_HUGEPAGE) < 0)
+		pr_debug("guest memory: MADV_HUGEPAGE: %s", strerror(errno));
 
 	mem->mapping = map;
 	mem->ram_size = ram_size;
