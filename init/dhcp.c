@@ -588,14 +588,15 @@ static void say_lease(const struct dhcp_client *c, const struct dhcp_lease *l, l
 {
 	char a[16], r[16], d[16];
 
-	say("%s: DHCP lease %s/%u router %s dns %s%s in %lld ms", c->ifname, net_ntoa(l->addr, a),
-	    net_mask_prefix(l->mask), l->router ? net_ntoa(l->router, r) : "none",
-	    l->ndns ? net_ntoa(l->dns[0], d) : "none", l->ndns > 1 ? " ..." : "", ms);
+	note("%s: DHCP lease %s/%u router %s dns %s%s in %lld ms", c->ifname, net_ntoa(l->addr, a),
+	     net_mask_prefix(l->mask), l->router ? net_ntoa(l->router, r) : "none",
+	     l->ndns ? net_ntoa(l->dns[0], d) : "none", l->ndns > 1 ? " ..." : "", ms);
 }
 
 /*
  * Configures @ifname (which must be up) by DHCP within @timeout_ms; DNS
- * servers go to @resolv_conf (NULL: nowhere). 0 with the lease in @lease;
+ * servers go to @resolv_conf (NULL: nowhere). 0 with the lease in @lease
+ * (noted in the kernel log only: the workload's stderr stays clean);
  * otherwise one line says why and a negative errno comes back.
  */
 int dhcp_configure(const char *ifname, unsigned int timeout_ms, const char *resolv_conf,

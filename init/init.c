@@ -17,6 +17,7 @@
  */
 #define _GNU_SOURCE /* ppoll */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <poll.h>
@@ -70,6 +71,32 @@ void say(const char *fmt, ...)
 		else if (n <= 0)
 			break;
 	}
+}
+
+/*
+ * One line for the kernel log only (dmesg): what went right, which the
+ * workload's stderr need not show. Lost if there is no /dev/kmsg.
+ */
+void note(const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	int fd, n;
+
+	n = snprintf(line, sizeof(line), "<6>krun-init: ");
+	va_start(ap, fmt);
+	n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	va_end(ap);
+	/* Ended by a newline, or the kernel keeps the record open for more. */
+	if (n >= (int)sizeof(line) - 1)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return;
+	if (write(fd, line, (size_t)n) < 0)
+		n = 0;
+	close(fd);
 }
 
 static void catch_signal(int sig)

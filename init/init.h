@@ -73,6 +73,7 @@ struct stdio {
 /* init.c */
 void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void say_to(int fd);
+void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void signals_default(void);
 
 /* config.c */

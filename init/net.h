@@ -46,8 +46,9 @@ struct dhcp_reply {
 /* Largest DHCP packet built or accepted, IP header included. */
 #define DHCP_PACKET_MAX 1500
 
-/* One line of output (init.c's, or the host test's). */
+/* One line of output (init.c's, or the host test's); note(): the kernel log's. */
 void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* dhcp.c */
 int dhcp_parse_reply(const uint8_t *pkt, size_t len, uint32_t xid, const uint8_t mac[6],

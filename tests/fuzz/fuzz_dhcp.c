@@ -24,6 +24,11 @@ void say(const char *fmt, ...)
 	(void)fmt;
 }
 
+void note(const char *fmt, ...)
+{
+	(void)fmt;
+}
+
 static void check(const struct dhcp_reply *r)
 {
 	const struct dhcp_lease *l = &r->lease;

@@ -20,6 +20,11 @@ void say(const char *fmt, ...)
 	(void)fmt;
 }
 
+void note(const char *fmt, ...)
+{
+	(void)fmt;
+}
+
 static uint32_t a4(uint8_t a, uint8_t b, uint8_t c, uint8_t d)
 {
 	uint8_t x[4] = {a, b, c, d};

@@ -25,6 +25,18 @@ void say(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/* The kernel log's line, here on stdout: "note: ...". */
+void note(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("note: ", stdout);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	fputc('\n', stdout);
+}
+
 int main(int argc, char **argv)
 {
 	struct dhcp_lease l;
