@@ -572,7 +572,9 @@ static int apply_lease(const struct dhcp_client *c, const struct dhcp_lease *l,
 		return err;
 	if (l->router) {
 		err = net_route_default(c->ifindex, l->router, (l->router & l->mask) != net);
-		if (err)
+		if (err == -EEXIST)
+			note("%s: a default route exists already: kept", c->ifname);
+		else if (err)
 			return err;
 	}
 	if (l->ndns && resolv_conf) {

@@ -174,9 +174,10 @@ int net_addr_add(int ifindex, uint32_t addr, unsigned int prefix)
 }
 
 /*
- * The default route through @gateway on @ifindex, replacing any other;
- * @onlink when the gateway is outside the interface's subnet (the kernel
- * would refuse it as unreachable otherwise).
+ * The default route through @gateway on @ifindex; -EEXIST if there is one
+ * already (the first interface configured keeps it). @onlink when the
+ * gateway is outside the interface's subnet (the kernel would refuse it as
+ * unreachable otherwise).
  */
 int net_route_default(int ifindex, uint32_t gateway, bool onlink)
 {
@@ -191,7 +192,7 @@ int net_route_default(int ifindex, uint32_t gateway, bool onlink)
 	uint32_t oif = (uint32_t)ifindex;
 	struct nl_msg m;
 
-	nl_init(&m, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, &rt, sizeof(rt));
+	nl_init(&m, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, &rt, sizeof(rt));
 	nl_attr(&m, RTA_GATEWAY, &gateway, sizeof(gateway));
 	nl_attr(&m, RTA_OIF, &oif, sizeof(oif));
 	return nl_request(&m);

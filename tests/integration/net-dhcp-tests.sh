@@ -83,6 +83,15 @@ check "passt DHCP: the lease in the kernel log (not on stderr), in well under th
 check "passt DHCP: a 2 MB file through the route, byte-exact" has_line "got=$want"
 echo "     eth0 MTU after DHCP: $(sed -n 's/^mtu=//p' "$work/out"); init noted: $(grep "DHCP lease" "$work/out")"
 
+# --- two interfaces, each its own passt: both configured, eth0 keeps the route ---
+vm --net passt --net passt "$root" /bin/sh -c 'for i in eth0 eth1; do ip -4 -o addr show $i | sed "s/^[0-9]*: //"; done
+	ip -4 route show default | sed "s/^/route=/"; dmesg | grep -o "krun-init: eth.*"'
+check "two passt interfaces: eth0 and eth1 both get 10.0.2.15/24 by DHCP" \
+	sh -c 'grep -q "^eth0 *inet 10.0.2.15/24" "$1" && grep -q "^eth1 *inet 10.0.2.15/24" "$1"' - "$work/out"
+check "two passt interfaces: one default route, the first interface's" \
+	sh -c '[ "$(grep -c "^route=" "$1")" -eq 1 ] && grep -q "^route=default via 10.0.2.2 dev eth0" "$1" &&
+		grep -q "eth1: a default route exists already: kept" "$1"' - "$work/out"
+
 # --- nodhcp: up, no address, no route, no resolv.conf written ---
 rm -f "$root/etc/resolv.conf"
 vm --net passt,nodhcp "$root" /bin/sh -c 'ip -o link show eth0; echo "addrs=$(ip -4 -o addr show eth0 | wc -l)"

@@ -106,10 +106,21 @@ CONF
 			[ "$(grep -c nameserver "$1")" -eq 2 ]' - "$work/resolv.conf"
 	check "udhcpd: the client reaches the server at its new address" \
 		sh -c 'ip netns exec "$1" "$2" ping -c 1 -W 2 10.66.0.1 >/dev/null' - "$cns" "$busybox"
-	# Again, on a configured interface: replaced, not duplicated.
+	# Again, on a configured interface: the address replaced, not
+	# duplicated; the default route there already kept.
 	dhcp "udhcpd again" 5000
 	n=$(ip -n "$cns" -4 -o addr show dev vc0 | wc -l)
 	check "udhcpd: a second run keeps one address ($n)" sh -c '[ "$1" -eq 1 ] && [ "$2" -eq 0 ]' - "$n" "$status"
+	check "udhcpd: a second run keeps the default route there" \
+		sh -c 'grep -q "^note: vc0: a default route exists already: kept" "$1" &&
+			[ "$(ip -n "$2" -4 route show default | wc -l)" -eq 1 ]' - "$work/out" "$cns"
+	# A read-only root: the lease still applies, DNS is not written, one line.
+	mkdir -p "$work/ro"
+	run_timed "udhcpd, read-only /etc" ip netns exec "$cns" unshare -m sh -c \
+		'mount -t tmpfs -o ro none "$1" && exec "$2" vc0 5000 "$1/resolv.conf"' - "$work/ro" "$client"
+	check "udhcpd, read-only root: lease taken (exit 0), one line says DNS was not written" \
+		sh -c '[ "$1" -eq 0 ] && [ "$(wc -l <"$2")" -eq 1 ] &&
+			grep -q "vc0: DNS servers from DHCP not written to .*: Read-only file system" "$2"' - "$status" "$work/err"
 	server_stop
 	ip -n "$cns" addr flush dev vc0
 fi
