@@ -32,6 +32,10 @@ static void usage(FILE *f)
 		"  -s, --split-irqchip     IOAPIC in the VMM, local APICs in KVM; no PIC, no PIT\n"
 		"  -p, --vsock-port PORT:PATH[:listen]  guest vsock port PORT to the host unix\n"
 		"                          socket PATH (repeatable; as krun-chroot's)\n"
+		"  -n, --net SPEC          a network interface (repeatable; eth0...): fd:N (a\n"
+		"                          connected stream socket, QEMU framing: passt --fd),\n"
+		"                          unixstream:PATH, unixgram:PATH or tap:NAME, with\n"
+		"                          COMPAT_NET_FEATURES offloads\n"
 		"  -l, --log-level N       0 (off) .. 5 (trace)\n"
 		"  -h, --help\n");
 }
@@ -74,6 +78,8 @@ struct options {
 	bool split_irqchip;
 	const char *vsock_ports[64];
 	unsigned int nvsock_ports;
+	const char *nets[8];
+	unsigned int nnets;
 };
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -87,13 +93,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 	    {"console-output", required_argument, NULL, 'o'},
 	    {"split-irqchip", no_argument, NULL, 's'},
 	    {"vsock-port", required_argument, NULL, 'p'},
+	    {"net", required_argument, NULL, 'n'},
 	    {"log-level", required_argument, NULL, 'l'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "c:m:k:f:a:o:sp:l:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:m:k:f:a:o:sp:n:l:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			if (parse_uint(optarg, 255, &o->cpus) < 0 || !o->cpus)
@@ -124,6 +131,11 @@ static int parse_args(int argc, char **argv, struct options *o)
 				return -1;
 			o->vsock_ports[o->nvsock_ports++] = optarg;
 			break;
+		case 'n':
+			if (o->nnets == 8)
+				return -1;
+			o->nets[o->nnets++] = optarg;
+			break;
 		case 'l':
 			if (parse_uint(optarg, KRUN_LOG_LEVEL_TRACE, &o->log_level) < 0)
 				return -1;
@@ -144,6 +156,29 @@ static int parse_args(int argc, char **argv, struct options *o)
 static int check(const char *what, int ret)
 {
 	return check_call("krun-boot", what, ret);
+}
+
+/* --net SPEC for interface "index" (MAC 5a:94:ef:e4:0c:ee + index). */
+static int add_net(uint32_t ctx, const char *spec, unsigned int index)
+{
+	uint8_t mac[6] = {0x5a, 0x94, 0xef, 0xe4, 0x0c, (uint8_t)(0xee + index)};
+	unsigned long fd;
+
+	if (!strncmp(spec, "fd:", 3) && !parse_uint(spec + 3, INT32_MAX, &fd))
+		return check(
+		    spec, krun_add_net_unixstream(ctx, NULL, (int)fd, mac, COMPAT_NET_FEATURES, 0));
+	if (!strncmp(spec, "unixstream:", 11))
+		return check(
+		    spec, krun_add_net_unixstream(ctx, spec + 11, -1, mac, COMPAT_NET_FEATURES, 0));
+	if (!strncmp(spec, "unixgram:", 9))
+		return check(spec,
+			     krun_add_net_unixgram(ctx, spec + 9, -1, mac, COMPAT_NET_FEATURES, 0));
+	if (!strncmp(spec, "tap:", 4))
+		return check(spec,
+			     krun_add_net_tap(ctx, (char *)spec + 4, mac, COMPAT_NET_FEATURES, 0));
+	fprintf(stderr,
+		"krun-boot: --net wants fd:N, unixstream:PATH, unixgram:PATH or tap:NAME\n");
+	return -1;
 }
 
 int main(int argc, char **argv)
@@ -189,6 +224,10 @@ int main(int argc, char **argv)
 			  krun_add_vsock_port2((uint32_t)ctx, (uint32_t)port, path, listen)) < 0)
 			return 1;
 	}
+
+	for (unsigned int i = 0; i < o.nnets; i++)
+		if (add_net((uint32_t)ctx, o.nets[i], i) < 0)
+			return 1;
 
 	/* Only returns on failure; otherwise the process exits with the guest's status. */
 	check("krun_start_enter", krun_start_enter((uint32_t)ctx));

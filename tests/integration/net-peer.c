@@ -11,6 +11,16 @@
  *                                connection on SOCK and sends frames with
  *                                bad, huge and zero length prefixes, then a
  *                                truncated one, then closes
+ *
+ * Benchmark (bench/net.sh), TCP on 127.0.0.1:PORT, one connection each:
+ *   net-peer tcp-sink PORT          read to EOF; MiB/s from the first byte
+ *   net-peer tcp-source PORT BYTES  send BYTES, then wait for the peer's
+ *                                   close; MiB/s from the accept
+ *   net-peer tcp-echo PORT          echo; round trips/s from the first byte
+ *   net-peer pair A... -- B...      a stream socket pair: A runs with one
+ *                                   end, B (this process) with the other,
+ *                                   "{fd}" in their arguments is the end's
+ *                                   number (passt --fd and a VMM)
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -28,6 +38,11 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
 static void die(const char *what)
@@ -153,12 +168,127 @@ static int stream_hostile(const char *sock)
 	return 0;
 }
 
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static int accept_tcp(const char *port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port))};
+	int s = socket(AF_INET, SOCK_STREAM, 0), one = 1, c;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s, 1) < 0)
+		die("listen");
+	c = accept(s, NULL, NULL);
+	if (c < 0)
+		die("accept");
+	close(s);
+	setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return c;
+}
+
+static int tcp_bench(const char *mode, const char *port, long long bytes)
+{
+	static char buf[256 * 1024];
+	int c = accept_tcp(port);
+	double t0 = now_s(), t1;
+	long long total = 0, trips = 0;
+	ssize_t n;
+
+	if (!strcmp(mode, "tcp-source")) {
+		for (long long left = bytes; left > 0; left -= n) {
+			n = write(c, buf,
+				  left < (long long)sizeof(buf) ? (size_t)left : sizeof(buf));
+			if (n <= 0)
+				die("write");
+		}
+		shutdown(c, SHUT_WR);
+		while (read(c, buf, sizeof(buf)) > 0)
+			;
+		t1 = now_s();
+		printf("source: %lld bytes in %.3f s: %.1f MiB/s\n", bytes, t1 - t0,
+		       (double)bytes / (t1 - t0) / 1048576);
+		return 0;
+	}
+	n = read(c, buf, sizeof(buf));
+	t0 = now_s();
+	for (; n > 0; n = read(c, buf, sizeof(buf))) {
+		total += n;
+		if (!strcmp(mode, "tcp-echo")) {
+			if (write(c, buf, (size_t)n) != n)
+				die("write");
+			trips += n;
+		}
+	}
+	t1 = now_s();
+	if (!strcmp(mode, "tcp-echo"))
+		printf("echo: %lld round trips in %.3f s: %.0f round trips/s\n", trips, t1 - t0,
+		       (double)trips / (t1 - t0));
+	else
+		printf("sink: %lld bytes in %.3f s: %.1f MiB/s\n", total, t1 - t0,
+		       (double)total / (t1 - t0) / 1048576);
+	return 0;
+}
+
+/* Replace "{fd}" in each argument with fd's number (the strings are leaked: exec follows). */
+static void put_fd(char **argv, int fd)
+{
+	for (; *argv; argv++) {
+		char *at = strstr(*argv, "{fd}"), *s;
+
+		if (!at || asprintf(&s, "%.*s%d%s", (int)(at - *argv), *argv, fd, at + 4) < 0)
+			continue;
+		*argv = s;
+	}
+}
+
+static int pair(int argc, char **argv)
+{
+	int sv[2], sep = 0;
+	pid_t pid;
+
+	for (int i = 0; i < argc; i++)
+		if (!strcmp(argv[i], "--"))
+			sep = i;
+	if (!sep || sep + 1 >= argc || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+		die("pair");
+	argv[sep] = NULL;
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		close(sv[1]);
+		put_fd(argv, sv[0]);
+		execvp(argv[0], argv);
+		die(argv[0]);
+	}
+	close(sv[0]);
+	put_fd(argv + sep + 1, sv[1]);
+	execvp(argv[sep + 1], argv + sep + 1);
+	die(argv[sep + 1]);
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 3 && (!strcmp(argv[1], "tcp-sink") || !strcmp(argv[1], "tcp-echo")))
+		return tcp_bench(argv[1], argv[2], 0);
+	if (argc == 4 && !strcmp(argv[1], "tcp-source"))
+		return tcp_bench(argv[1], argv[2], atoll(argv[3]));
+	if (argc > 4 && !strcmp(argv[1], "pair"))
+		return pair(argc - 2, argv + 2);
 	if (argc == 4 && !strcmp(argv[1], "gram-tap"))
 		return gram_tap(argv[2], argv[3]);
 	if (argc == 3 && !strcmp(argv[1], "stream-hostile"))
 		return stream_hostile(argv[2]);
-	fprintf(stderr, "usage: net-peer gram-tap SOCK TAP | stream-hostile SOCK\n");
+	fprintf(stderr, "usage: net-peer gram-tap SOCK TAP | stream-hostile SOCK | tcp-sink PORT | "
+			"tcp-source PORT BYTES | tcp-echo PORT | pair A... -- B...\n");
 	return 2;
 }
