@@ -165,7 +165,7 @@ static void overlay_file(char *arg, bool one_shot)
 static void apply(int opt, char *arg)
 {
 	uint8_t mac[6] = {0x52, 0x54, 0, 0x12, 0x34, 0x56};
-	char *f[3];
+	char *f[4];
 
 	switch (opt) {
 	case 'c':
@@ -234,6 +234,16 @@ static void apply(int opt, char *arg)
 		     krun_add_disk(ctx, eq ? arg : "data", eq ? eq + 1 : arg, false));
 		break;
 	}
+	case 'G': { /* ID:PATH:raw|qcow2|vmdk:ro|rw, through krun_add_disk2 */
+		uint32_t fmt;
+
+		need_fields(arg, f, 4, "--disk2");
+		fmt = !strcmp(f[2], "qcow2")  ? KRUN_DISK_FORMAT_QCOW2
+		      : !strcmp(f[2], "vmdk") ? KRUN_DISK_FORMAT_VMDK
+					      : KRUN_DISK_FORMAT_RAW;
+		call("krun_add_disk2", krun_add_disk2(ctx, f[0], f[1], fmt, !strcmp(f[3], "ro")));
+		break;
+	}
 	case 'R':
 		call("krun_set_root_disk", krun_set_root_disk(ctx, arg));
 		break;
@@ -291,6 +301,7 @@ int main(int argc, char **argv)
 	    {"no-implicit-init", no_argument, NULL, 'I'},
 	    {"shutdown-when", required_argument, NULL, 'S'}, /* once this file exists */
 	    {"disk", required_argument, NULL, 'D'},
+	    {"disk2", required_argument, NULL, 'G'},
 	    {"set-root-disk", required_argument, NULL, 'R'}, /* krun_set_root_disk */
 	    {"set-data-disk", required_argument, NULL, 'A'}, /* krun_set_data_disk */
 	    {"remount", required_argument, NULL, 'M'},	     /* DEVICE:FSTYPE:OPTIONS */

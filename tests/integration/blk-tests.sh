@@ -234,6 +234,10 @@ check "qcow2: reads through a backing chain (relative name) of deflate-compresse
 	sh -c "[ $status -eq 0 ] && [ \"\$(sed -n 1,2p '$work/out')\" = \"$(md5 "$work/img/pattern.raw")
 $(md5 "$work/img/pattern.raw")\" ]"
 check "topology (qcow2): the optimal I/O size is the cluster (64 KiB)" grep -qx "topo 65536" "$work/out"
+api --disk2 "packed:$work/img/comp.qcow2:qcow2:ro" "$root" /bin/sh -c \
+	'echo "$(cat /sys/block/vda/serial) $(cat /sys/block/vda/ro) $(md5sum </dev/vda | cut -d" " -f1)"'
+check "krun_add_disk2: a compressed qcow2, read-only, by the format given" \
+	sh -c "[ $status -eq 0 ] && grep -qx 'packed 1 $(md5 "$work/img/pattern.raw")' '$work/out' && [ \"\$(md5sum <'$work/img/comp.qcow2' | cut -d' ' -f1)\" = $comp_md5 ]"
 
 vm --disk "top:$work/img/top/top.qcow2:qcow2" "$root" /bin/sh -c "set -- /dev/vda; $scatter"
 check "qcow2: scattered writes over the backing chain: qemu-img check clean, compare identical, backing unchanged" \
