@@ -76,6 +76,20 @@ static void mmio_w(struct vm *vm, const struct virtio_device *d, uint32_t off, u
 	bus_write(&vm->mmio, d->base + off, &v, 4);
 }
 
+/* The driver's start: VERSION_1, FEATURES_OK, DRIVER_OK (the device's activate does nothing). */
+static void driver_ok(struct vm *vm, const struct virtio_device *d)
+{
+	mmio_w(vm, d, 0x070, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	mmio_w(vm, d, 0x024, 1);
+	mmio_w(vm, d, 0x020, 1);
+	mmio_w(vm, d, 0x070,
+	       VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
+	mmio_w(vm, d, 0x070,
+	       VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
+		   VIRTIO_STATUS_DRIVER_OK);
+	CHECK(mmio_r(vm, d, 0x070) & VIRTIO_STATUS_DRIVER_OK);
+}
+
 /* What the guest's IOAPIC setup does with the MP table: vector 0x30 + pin. */
 static void program_pin(struct ioapic *io, unsigned int pin, bool level)
 {
@@ -145,6 +159,19 @@ static void test_shared_lines(void)
 	b = &devs[21];
 	vec = 0x30 + a->irq;
 	CHECK_EQ(a->line, b->line);
+	/* Before its driver is ready (no DRIVER_OK), a cause does not hold the line... */
+	virtio_notify_config(a);
+	CHECK(!(io.line & (1u << a->irq)));
+	CHECK_EQ(msis[vec], 0);
+	/* ...and once it is, the pending cause raises it. */
+	driver_ok(vm, b);
+	driver_ok(vm, a);
+	CHECK(io.line & (1u << a->irq));
+	CHECK_EQ(msis[vec], 1);
+	mmio_w(vm, a, 0x064, 2);
+	CHECK(!(io.line & (1u << a->irq)));
+	ioapic_eoi(&io, (uint8_t)vec);
+	msis[vec] = 0;
 	virtio_notify_used(a);
 	CHECK(io.line & (1u << a->irq));
 	CHECK_EQ(msis[vec], 1);
@@ -174,8 +201,13 @@ static void test_shared_lines(void)
 	CHECK_EQ(msis[vec], 4);
 
 	/* A device reset drops its causes: the line follows. */
+	mmio_w(vm, a, 0x064, 1);
+	CHECK(io.line & (1u << a->irq)); /* b's */
 	mmio_w(vm, b, 0x070, 0);
 	CHECK_EQ(mmio_r(vm, b, 0x060), 0);
+	CHECK(!(io.line & (1u << a->irq)));
+	/* Reset, b's causes no longer hold the line. */
+	virtio_notify_used(b);
 	CHECK(!(io.line & (1u << a->irq)));
 
 	/* A third device on a line (devices 0, 18, and one more past 36). */

@@ -104,7 +104,7 @@ static void device_reset(struct virtio_device *dev)
 	dev->driver_features = 0;
 	dev->device_features_sel = dev->driver_features_sel = dev->queue_sel = 0;
 	dev->status = 0;
-	dev->active = false;
+	__atomic_store_n(&dev->active, false, __ATOMIC_RELEASE);
 	atomic_store(&dev->interrupt_status, 0);
 	line_update(dev);
 }
@@ -138,12 +138,14 @@ static void write_status(struct virtio_device *dev, uint32_t status)
 	dev->status = status;
 	if ((status & VIRTIO_STATUS_DRIVER_OK) && !dev->active &&
 	    (status & VIRTIO_STATUS_FEATURES_OK)) {
-		dev->active = true;
+		__atomic_store_n(&dev->active, true, __ATOMIC_RELEASE);
 		if (dev->ops->activate(dev) < 0) {
 			pr_err_guest("virtio-%s: activation failed", dev->ops->name);
 			dev->status |= VIRTIO_STATUS_NEEDS_RESET;
 			virtio_notify_config(dev);
 		}
+		/* A cause raised before the driver was ready may hold a shared line now. */
+		line_update(dev);
 	}
 }
 
@@ -323,11 +325,20 @@ static void set_line(struct virtio_device *dev, struct vm_irq_line *line, bool u
 		pr_debug("virtio-%s: irq %u: %s", dev->ops->name, line->irq, strerror(-ret));
 }
 
+/*
+ * Causes of devices whose driver is not running (no DRIVER_OK) do not hold
+ * a shared line: no handler of the guest would clear them, and the line
+ * would interrupt until the guest disables it, for every device on it.
+ */
 static bool line_pending(struct vm *vm, const struct vm_irq_line *line)
 {
-	for (unsigned int i = 0; i < vm->nvirtio; i++)
-		if (vm->virtio[i]->line == line && atomic_load(&vm->virtio[i]->interrupt_status))
+	for (unsigned int i = 0; i < vm->nvirtio; i++) {
+		struct virtio_device *d = vm->virtio[i];
+
+		if (d->line == line && __atomic_load_n(&d->active, __ATOMIC_ACQUIRE) &&
+		    atomic_load(&d->interrupt_status))
 			return true;
+	}
 	return false;
 }
 
@@ -350,7 +361,8 @@ static void raise_interrupt(struct virtio_device *dev, uint32_t cause)
 	if (dev->line && dev->line->shared) {
 		pthread_mutex_lock(&dev->line->lock);
 		atomic_fetch_or(&dev->interrupt_status, cause);
-		set_line(dev, dev->line, true);
+		if (__atomic_load_n(&dev->active, __ATOMIC_ACQUIRE))
+			set_line(dev, dev->line, true);
 		pthread_mutex_unlock(&dev->line->lock);
 		return;
 	}
