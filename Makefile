@@ -38,7 +38,8 @@ TOOLS := $(B)/krun-boot $(B)/krun-chroot
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(wildcard tests/unit/test_*.c))
 GUEST_PROGS := $(B)/tests/guest/hello-init $(B)/tests/guest/krun-probe $(B)/tests/guest/krun-stress \
 	$(B)/tests/guest/exit-ioctl $(B)/tests/guest/vsock-io $(B)/tests/guest/devprobe \
-	$(B)/tests/guest/balloon-hostile $(B)/tests/guest/tsi-io $(B)/tests/guest/net-io
+	$(B)/tests/guest/balloon-hostile $(B)/tests/guest/tsi-io $(B)/tests/guest/net-io \
+	$(B)/tests/guest/blk-zero
 TEST_SCRIPTS := $(addprefix $(B)/tests/,guest-tests.sh chroot-tests.sh api-tests.sh testlib.sh hardening-tests.sh \
 	examples-tests.sh manifest.sh exit-tests.sh vsock-tests.sh blk-tests.sh container-tests.sh \
 	container-tests.needs balloon-tests.sh tsi-tests.sh net-tests.sh net-tests.needs net-dhcp-tests.sh net-dhcp-tests.needs) \

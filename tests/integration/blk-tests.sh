@@ -148,6 +148,23 @@ zeroes=$(head -c 8388608 /dev/zero | md5sum | cut -d' ' -f1)
 echo "     du before ${du_before} KiB, after ${du_after} KiB"
 check "discard: blkdiscard of 8 MiB punches a hole (du shrinks by ~8 MiB, zeroes read back)" \
 	sh -c "[ $status -eq 0 ] && grep -q discarded '$work/out' && [ $du_after -le $((du_before - 8000)) ] && [ \"\$(sed -n 1p '$work/out')\" != 0 ] && [ $hole = $zeroes ]"
+# WRITE_ZEROES that may unmap: fallocate(PUNCH_HOLE) on /dev/vda (Linux sends
+# WRITE_ZEROES with the unmap flag and no fallback of its own: the call fails
+# if the device did not do it); the file shrinks, the range reads back zeroes,
+# the bytes around it are unchanged.
+cp "$build/tests/guest/blk-zero" "$root/bin/blk-zero"
+head -c 16777216 /dev/urandom >"$work/img/wz.raw"
+cp "$work/img/wz.raw" "$work/img/wz.orig"
+du_before=$(du -k "$work/img/wz.raw" | cut -f1)
+vm --disk "data:$work/img/wz.raw" "$root" /bin/sh -c 'blk-zero /dev/vda 2097152 8388608'
+du_after=$(du -k "$work/img/wz.raw" | cut -f1)
+echo "     write-zeroes: du before ${du_before} KiB, after ${du_after} KiB"
+check "write-zeroes (unmap): 8 MiB read back as zeroes, the file shrinks, the rest is unchanged" \
+	sh -c "[ $status -eq 0 ] && grep -qx zeroed '$work/out' && [ $du_after -le $((du_before - 8000)) ] &&
+	[ $(range_md5 "$work/img/wz.raw" 2048 8192) = $zeroes ] &&
+	[ $(range_md5 "$work/img/wz.raw" 0 2048) = $(range_md5 "$work/img/wz.orig" 0 2048) ] &&
+	[ $(range_md5 "$work/img/wz.raw" 10240 6144) = $(range_md5 "$work/img/wz.orig" 10240 6144) ]"
+rm -f "$work/img/wz.raw" "$work/img/wz.orig"
 # TOPOLOGY: 512-byte logical blocks on a file whose file system has bigger
 # ones (st_blksize, 4096 on tmpfs and most others): the guest sees that as
 # its physical block and minimum I/O.
