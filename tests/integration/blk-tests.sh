@@ -135,7 +135,7 @@ vm --cpus 2 --disk "data:$work/img/a.raw" "$root" /bin/sh -c '
 check "MQ with 2 vCPUs: 2 queues, concurrent reads from both CPUs all correct" \
 	sh -c "[ $status -eq 0 ] && [ \"\$(head -1 '$work/out')\" = 2 ] && [ \"\$(sed -n '2,\$p' '$work/out')\" = $(md5 "$work/img/a.raw") ]"
 
-# --- discard punches holes; write-zeroes reads back zeroes
+# --- discard punches holes; write-zeroes (unmap) reads back zeroes and punches too
 head -c 16777216 /dev/urandom >"$work/img/sparse.raw"
 du_before=$(du -k "$work/img/sparse.raw" | cut -f1)
 vm --disk "data:$work/img/sparse.raw" "$root" /bin/sh -c '
