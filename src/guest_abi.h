@@ -36,9 +36,10 @@
  * each net_dhcp record (an interface added with NET_FLAG_DHCP_CLIENT) it runs
  * its own DHCP client (init/dhcp.c) for a few seconds at most: address,
  * netmask, router as the default route, MTU, and the DNS servers into
- * /etc/resolv.conf when the root is writable; the hostname is left alone.
- * A failure is one line on the workload's stderr, and the workload runs
- * anyway. An interface without a record is left unconfigured, for the
+ * /etc/resolv.conf when the root is writable; the hostname is left alone;
+ * the first interface configured keeps the default route. The lease is
+ * noted in the kernel log (dmesg); a failure is one line on the workload's
+ * stderr, and the workload runs anyway (each interface costs 5 s at most). An interface without a record is left unconfigured, for the
  * workload. When the kernel hijacks sockets for TSI (its tsi_hijack
  * parameter, /sys/module/kernel/parameters/tsi_hijack, is Y: "tsi_hijack"
  * on the command line of a kernel with TSI), init gives the dummy interface
