@@ -49,15 +49,49 @@ static void check(const struct dhcp_reply *r)
 		abort();
 }
 
+/*
+ * Inputs starting with 'W' are a BOOTP message only: wrapped in good IPv4
+ * and UDP headers (checksum included) so that mutations reach the options
+ * instead of dying at the IP checksum.
+ */
+static uint8_t *wrap(const uint8_t *data, size_t size, size_t *len)
+{
+	uint8_t *p = malloc(28 + size);
+	uint32_t sum = 0;
+
+	if (!p)
+		return NULL;
+	memset(p, 0, 28);
+	p[0] = 0x45, p[8] = 64, p[9] = 17;
+	p[2] = (uint8_t)((28 + size) >> 8), p[3] = (uint8_t)(28 + size);
+	memcpy(p + 12, "\x0a\x00\x02\x02\xff\xff\xff\xff", 8);
+	for (int i = 0; i < 20; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	p[10] = (uint8_t)(~sum >> 8), p[11] = (uint8_t)~sum;
+	p[21] = 67, p[23] = 68;
+	p[24] = (uint8_t)((8 + size) >> 8), p[25] = (uint8_t)(8 + size);
+	memcpy(p + 28, data, size);
+	*len = 28 + size;
+	return p;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct dhcp_reply r;
 	const char *why;
-	uint8_t *copy = malloc(size ? size : 1);
+	uint8_t *copy;
 
+	if (size > 0 && data[0] == 'W' && size - 1 <= 0xffff - 28) {
+		copy = wrap(data + 1, size - 1, &size);
+	} else {
+		copy = malloc(size ? size : 1);
+		if (copy)
+			memcpy(copy, data, size);
+	}
 	if (!copy)
 		return 0;
-	memcpy(copy, data, size);
 	if (dhcp_parse_reply(copy, size, XID, mac, &r, &why) == 0)
 		check(&r);
 	else if (!why || !*why)

@@ -57,6 +57,10 @@ seeds = {
     'short': packet(bootp(lease(2))[:100]),
 }
 
+# 'W' + a BOOTP message: the target adds good IP and UDP headers.
+for name in ('offer', 'ack-rapid', 'nak', 'many-dns'):
+    seeds['w-' + name] = b'W' + seeds[name][28:]
+
 out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), 'fuzz_dhcp')
 os.makedirs(out, exist_ok=True)
 for name, data in seeds.items():
