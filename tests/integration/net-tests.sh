@@ -8,6 +8,13 @@
 # The guest's addresses are set statically, to what passt would give by DHCP.
 # POSIX sh: it runs under busybox inside the KVM test host.
 build=$1
+# Everything in a network namespace of its own: the dummy uplink, passt, the
+# taps and the servers never touch the host's network (a CI host with real
+# KVM runs this directly).
+if [ -z "${NET_TESTS_NETNS:-}" ]; then
+	export NET_TESTS_NETNS=1
+	exec unshare -n sh "$0" "$@"
+fi
 # passt sandboxes itself with pivot_root(), which fails on an initramfs root
 # (the KVM test host's): rerun in a mount namespace whose root is a bind
 # mount of it, moved over / (as switch_root does: a plain chroot would keep
