@@ -39,10 +39,10 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(wildcard tests/unit/
 GUEST_PROGS := $(B)/tests/guest/hello-init $(B)/tests/guest/krun-probe $(B)/tests/guest/krun-stress \
 	$(B)/tests/guest/exit-ioctl $(B)/tests/guest/vsock-io $(B)/tests/guest/devprobe \
 	$(B)/tests/guest/balloon-hostile $(B)/tests/guest/tsi-io $(B)/tests/guest/net-io \
-	$(B)/tests/guest/blk-zero
+	$(B)/tests/guest/blk-zero $(B)/tests/guest/tsi-kernel
 TEST_SCRIPTS := $(addprefix $(B)/tests/,guest-tests.sh chroot-tests.sh api-tests.sh testlib.sh hardening-tests.sh \
 	examples-tests.sh manifest.sh exit-tests.sh vsock-tests.sh blk-tests.sh container-tests.sh \
-	container-tests.needs balloon-tests.sh tsi-tests.sh net-tests.sh net-tests.needs net-dhcp-tests.sh net-dhcp-tests.needs) \
+	container-tests.needs balloon-tests.sh tsi-tests.sh tsi-kernel-tests.sh net-tests.sh net-tests.needs net-dhcp-tests.sh net-dhcp-tests.needs) \
 	$(B)/tests/init/init-tests.sh $(B)/tests/init/krun-config.sh
 INIT_TEST_CPIO := $(B)/tests/init/base.cpio
 TEST_INITRAMFS := $(B)/tests/guest/hello.cpio.gz
@@ -236,7 +236,7 @@ $(KERNEL_TEST_DIR)/bzImage.zboot: $(wildcard $(B)/krunfw/bzImage) tests/integrat
 # for exit-tests.sh: cached outside the tree under its own key (about 10
 # minutes on a cache miss), after the bundled kernel so the two builds do
 # not share the CPUs.
-$(NOIOPERM_KERNEL): krunfw/build-test-kernel.sh krunfw/build-kernel.sh krunfw/config-fragment | krunfw
+$(NOIOPERM_KERNEL): krunfw/build-test-kernel.sh krunfw/build-kernel.sh krunfw/config-fragment $(wildcard krunfw/patches/*.patch) | krunfw
 	krunfw/build-test-kernel.sh $(B)/krunfw-noioperm
 
 # Guest test scripts run from build/ so the test host, which copies build/,

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Builds the libkrun-c guest kernel from Debian's linux-source-6.12 and
-# config-fragment, and leaves vmlinux, bzImage, System.map and .config in
-# OUTDIR.
+# Builds the libkrun-c guest kernel from Debian's linux-source-6.12, our
+# patches (patches/*.patch, applied in name order) and config-fragment, and
+# leaves vmlinux, bzImage, System.map and .config in OUTDIR.
 #
-# Builds are cached outside the tree, keyed by this script, the fragment and
-# the linux-source package version, so a rebuild of the library (or a fresh
-# clone) costs a copy instead of a kernel build:
+# Builds are cached outside the tree, keyed by this script, the fragment, the
+# patches and the linux-source package version, so a rebuild of the library
+# (or a fresh clone) costs a copy instead of a kernel build:
 #   ${KRUNFW_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/libkrun-c/kernel}/<key>/
 set -euo pipefail
 
@@ -26,10 +26,11 @@ outdir=$1
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 self=$here/$(basename "${BASH_SOURCE[0]}")
 fragment=$here/config-fragment
+patchdir=$here/patches
 pkg=linux-source-6.12
 tarball=/usr/src/$pkg.tar.xz
 
-for tool in make gcc bc bison flex xz tar strip flock sha256sum dpkg-query; do
+for tool in make gcc bc bison flex xz tar strip flock sha256sum dpkg-query patch; do
 	command -v "$tool" >/dev/null || die "$tool not found (run scripts/deps.sh)"
 done
 [ -r "$tarball" ] || die "$tarball not found (run scripts/deps.sh)"
@@ -37,7 +38,12 @@ done
 
 pkgver=$(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null) ||
 	die "package $pkg is not installed (run scripts/deps.sh)"
-hash=$(cat "$fragment" "$self" | sha256sum | cut -c1-16)
+# The patches, in the order they are applied (the glob sorts by name).
+patches=()
+for p in "$patchdir"/*.patch; do
+	[ -f "$p" ] && patches+=("$p")
+done
+hash=$(cat "$fragment" "$self" ${patches[@]+"${patches[@]}"} | sha256sum | cut -c1-16)
 key=$hash-${pkgver//[^A-Za-z0-9.+_-]/_}
 
 cache_root=${KRUNFW_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/libkrun-c/kernel}
@@ -134,6 +140,18 @@ kmake() {
 	fi
 }
 
+apply_patches() {
+	local p
+	for p in ${patches[@]+"${patches[@]}"}; do
+		log "applying patches/$(basename "$p")"
+		if ! patch -d "$src" -p1 --batch --forward --quiet <"$p" >>"$buildlog" 2>&1; then
+			cp "$buildlog" "$cache_root/$key.failed.log"
+			tail -n 20 "$buildlog" >&2
+			die "patches/$(basename "$p") does not apply; log: $cache_root/$key.failed.log"
+		fi
+	done
+}
+
 configure() {
 	local round bad
 	local -a args
@@ -226,6 +244,7 @@ main() {
 
 	log "extracting $tarball"
 	tar -xf "$tarball" -C "$src" --strip-components=1 --no-same-owner
+	apply_patches
 	configure
 	build
 	store

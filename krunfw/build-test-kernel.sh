@@ -21,6 +21,11 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/krunfw-noioperm.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
 cp "$here/build-kernel.sh" "$tmp/build-kernel.sh"
+# The same patches: build-kernel.sh reads them from beside itself.
+mkdir "$tmp/patches"
+for p in "$here"/patches/*.patch; do
+	[ -f "$p" ] && cp "$p" "$tmp/patches/"
+done
 grep -q '^CONFIG_X86_IOPL_IOPERM=y$' "$here/config-fragment" || {
 	echo "krunfw: config-fragment no longer sets CONFIG_X86_IOPL_IOPERM=y" >&2
 	exit 1

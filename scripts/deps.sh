@@ -8,7 +8,7 @@ packages=(
 	make gcc libc6-dev pkg-config musl-tools linux-libc-dev
 	zlib1g-dev libzstd-dev libbz2-dev liburing-dev
 	# guest kernel (libkrunfw)
-	linux-source-6.12 bc bison flex libelf-dev libssl-dev cpio xz-utils
+	linux-source-6.12 bc bison flex libelf-dev libssl-dev cpio xz-utils patch
 	# default rootfs and test initramfs; compressed test kernels
 	busybox-static file bzip2 zstd
 	# disk images for the virtio-blk tests (qemu-img, mkfs.ext4 -d)

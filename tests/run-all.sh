@@ -38,7 +38,7 @@ section "guest-booting tests"
 # reopens a redirected stderr and truncates it.)
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-for t in guest-tests chroot-tests api-tests exit-tests examples-tests hardening-tests vsock-tests tsi-tests balloon-tests init/init-tests \
+for t in guest-tests chroot-tests api-tests exit-tests examples-tests hardening-tests vsock-tests tsi-tests tsi-kernel-tests balloon-tests init/init-tests \
 	blk-tests container-tests net-tests net-dhcp-tests; do
 	# A test's host files for the test host: BUILD/tests/NAME.needs, one path
 	# a line, or "module NAME" for a kernel module to load there.
