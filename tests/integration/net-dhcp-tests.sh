@@ -8,6 +8,13 @@
 # bounded time and one line, and the workload still runs.
 # POSIX sh: it runs under busybox inside the KVM test host.
 build=$1
+# In network and mount namespaces of their own: the dummy uplink, passt and
+# the resolv.conf passt reads never touch the host's (a CI host with real
+# KVM runs this directly).
+if [ -z "${NET_DHCP_TESTS_NS:-}" ]; then
+	export NET_DHCP_TESTS_NS=1
+	exec unshare -n -m sh "$0" "$@"
+fi
 # passt sandboxes itself with pivot_root(), which fails on an initramfs root
 # (the KVM test host's): rerun in a mount namespace whose root is a bind
 # mount of it, moved over / (as net-tests.sh does).
@@ -32,6 +39,7 @@ cleanup() {
 	ip link del krun-dhcp0 2>/dev/null
 	rm -f "${sock:-}"
 	[ -n "${resolv_saved:-}" ] && mv "$work/resolv.conf.host" /etc/resolv.conf
+	[ -n "${resolv_made:-}" ] && rm -f /etc/resolv.conf
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -58,10 +66,18 @@ ip addr add 10.0.2.15/24 dev krun-dhcp0
 ip link set krun-dhcp0 up
 ip route add default via 10.0.2.2 dev krun-dhcp0
 ip link set lo up
-if [ -e /etc/resolv.conf ]; then
-	cp /etc/resolv.conf "$work/resolv.conf.host" && resolv_saved=1
+# passt's DNS server: a resolv.conf bound over the host's, in our mount
+# namespace (written, then restored, only where there is none to bind over).
+mount --make-rprivate / 2>/dev/null
+echo "nameserver 10.0.2.53" >"$work/resolv.conf"
+if ! mount --bind "$work/resolv.conf" /etc/resolv.conf 2>/dev/null; then
+	if [ -e /etc/resolv.conf ]; then
+		cp /etc/resolv.conf "$work/resolv.conf.host" && resolv_saved=1
+	else
+		resolv_made=1
+	fi
+	cp "$work/resolv.conf" /etc/resolv.conf
 fi
-echo "nameserver 10.0.2.53" >/etc/resolv.conf
 busybox httpd -f -p 127.0.0.1:8080 -h "$work" &
 httpd_pid=$!
 
