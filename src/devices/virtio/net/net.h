@@ -198,6 +198,8 @@ struct net_if {
 	struct net_stats stats;
 };
 
+/* The peer's unix socket of @type (unix_peer.c), for the two backends below. */
+int net_unix_peer_open(struct net_if *nif, const struct net_config *cfg, int type);
 int net_unixstream_open(struct net_if *nif, const struct net_config *cfg);
 int net_unixgram_open(struct net_if *nif, const struct net_config *cfg);
 int net_tap_open(struct net_if *nif, const struct net_config *cfg);

@@ -17,8 +17,6 @@
 #include "vmm/log.h"
 #include "vmm/util.h"
 
-#define SOCK_BUF (2 * 1024 * 1024)
-
 static const char vfkit_magic[4] = {'V', 'F', 'K', 'T'};
 
 static ssize_t gram_recv(struct net_if *nif, void *buf, size_t len)
@@ -80,55 +78,15 @@ static const struct net_backend_ops gram_ops = {
     .send = gram_send,
 };
 
-/* Bound to an autobound abstract address, so that the peer can answer. */
-static int connect_path(const char *path)
-{
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	int fd, err;
-
-	if (strlen(path) >= sizeof(addr.sun_path))
-		return -ENAMETOOLONG;
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&addr, sizeof(sa_family_t)) < 0)
-		goto fail;
-	strcpy(addr.sun_path, path);
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
-		goto fail;
-	return fd;
-fail:
-	err = errno;
-	close(fd);
-	return -err;
-}
-
 int net_unixgram_open(struct net_if *nif, const struct net_config *cfg)
 {
-	int type = 0, size = SOCK_BUF;
-	socklen_t tlen = sizeof(type);
+	int err = net_unix_peer_open(nif, cfg, SOCK_DGRAM);
 
-	if (cfg->path) {
-		nif->fd = connect_path(cfg->path);
-		if (nif->fd < 0) {
-			pr_err("virtio-net %s: connect to %s: %s", nif->name, cfg->path,
-			       strerror(-nif->fd));
-			return nif->fd;
-		}
-		nif->own_fd = true;
-	} else {
-		nif->fd = cfg->fd;
-	}
-	if (getsockopt(nif->fd, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0 || type != SOCK_DGRAM) {
-		pr_err("virtio-net %s: fd %d is not a datagram socket", nif->name, nif->fd);
-		return -EINVAL;
-	}
-	setsockopt(nif->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
-	setsockopt(nif->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	if (err)
+		return err;
 	if ((cfg->flags & NET_FLAG_VFKIT) &&
 	    send(nif->fd, vfkit_magic, sizeof(vfkit_magic), MSG_NOSIGNAL) < 0) {
-		int err = errno;
-
+		err = errno;
 		pr_err("virtio-net %s: sending the vfkit handshake: %s", nif->name, strerror(err));
 		return -err;
 	}

@@ -15,8 +15,6 @@
 #include "vmm/log.h"
 #include "vmm/util.h"
 
-#define SOCK_BUF (2 * 1024 * 1024)
-
 static ssize_t stream_recv(struct net_if *nif, void *buf, size_t len)
 {
 	ssize_t n;
@@ -85,50 +83,14 @@ static const struct net_backend_ops stream_ops = {
     .send = stream_send,
 };
 
-static int connect_path(const char *path)
-{
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	int fd, err;
-
-	if (strlen(path) >= sizeof(addr.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(addr.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		err = errno;
-		close(fd);
-		return -err;
-	}
-	return fd;
-}
-
 int net_unixstream_open(struct net_if *nif, const struct net_config *cfg)
 {
-	int type = 0, size = SOCK_BUF;
-	socklen_t tlen = sizeof(type);
+	int err = net_unix_peer_open(nif, cfg, SOCK_STREAM);
 
-	if (cfg->path) {
-		nif->fd = connect_path(cfg->path);
-		if (nif->fd < 0) {
-			pr_err("virtio-net %s: connect to %s: %s", nif->name, cfg->path,
-			       strerror(-nif->fd));
-			return nif->fd;
-		}
-		nif->own_fd = true;
-	} else {
-		nif->fd = cfg->fd;
-	}
-	if (getsockopt(nif->fd, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0 || type != SOCK_STREAM) {
-		pr_err("virtio-net %s: fd %d is not a stream socket", nif->name, nif->fd);
-		return -EINVAL;
-	}
+	if (err)
+		return err;
 	if (fcntl(nif->fd, F_SETFL, fcntl(nif->fd, F_GETFL) | O_NONBLOCK) < 0)
 		return -errno;
-	/* Room for a burst of 64 KiB frames each way; the kernel caps it. */
-	setsockopt(nif->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
-	setsockopt(nif->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 	nif->ops = &stream_ops;
 	return 0;
 }
