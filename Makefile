@@ -24,7 +24,7 @@ WARN     := -Wall -Wextra -Werror
 CFLAGS   ?= -O2 -g
 BASE_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Isrc
 LIB_CFLAGS  := $(BASE_CFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden -MMD -MP
-LIB_LDLIBS  := -ldl -lpthread -lz -lbz2 -lzstd -luring
+LIB_LDLIBS  := -ldl -lpthread -lz -lbz2 -lzstd -luring -lseccomp
 
 SONAME  := libkrun.so.$(VERSION_MAJOR)
 LIBREAL := libkrun.so.$(VERSION)
@@ -258,7 +258,8 @@ $(INIT_TEST_CPIO): $(INIT) tests/integration/init/mkinitramfs.sh
 # The disk tests make and check images inside the test host, which copies
 # build/ (and the libraries of every ELF file in it): the host's tools come
 # along in build/tests/bin.
-BLK_TEST_TOOLS := $(B)/tests/bin/qemu-img $(B)/tests/bin/mke2fs $(B)/tests/libsynccount.so
+BLK_TEST_TOOLS := $(B)/tests/bin/qemu-img $(B)/tests/bin/mke2fs $(B)/tests/libsynccount.so \
+	$(B)/tests/libseccomp-probe.so
 $(B)/tests/bin/%: /usr/bin/%
 	@mkdir -p $(dir $@)
 	cp $< $@
@@ -266,6 +267,10 @@ $(B)/tests/bin/mke2fs: /usr/sbin/mke2fs
 	@mkdir -p $(dir $@)
 	cp $< $@
 $(B)/tests/libsynccount.so: tests/integration/synccount.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -shared -fPIC -o $@ $< -ldl
+# hardening-tests.sh: a VMM thread making a syscall its seccomp role lacks.
+$(B)/tests/libseccomp-probe.so: tests/integration/seccomp-probe.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -shared -fPIC -o $@ $< -ldl
 

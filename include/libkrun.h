@@ -676,6 +676,16 @@ int32_t krun_set_root_disk_remount(uint32_t ctx_id, const char *device, const ch
  *   126  the program exists but could not be executed
  *   127  the program was not found
  * The context is consumed.
+ *
+ * Seccomp: once the VM is built, every VMM thread (vCPUs, device workers,
+ * and last the calling thread, which runs the event loop and later exit())
+ * installs a seccomp allowlist for its role. A syscall outside it logs
+ * "seccomp: a ROLE thread made syscall N ..." and kills the process with
+ * SIGSYS. Since the calling thread is filtered too, atexit() handlers and
+ * destructors the caller registered run under its list when the process
+ * exits. KRUN_SECCOMP=0 in the environment turns the filter off and
+ * KRUN_SECCOMP=log only logs violations to the kernel's audit log: both for
+ * debugging.
  */
 int32_t krun_start_enter(uint32_t ctx_id);
 

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
 	# library, CLI, guest init
 	make gcc libc6-dev pkg-config musl-tools linux-libc-dev
-	zlib1g-dev libzstd-dev libbz2-dev liburing-dev
+	zlib1g-dev libzstd-dev libbz2-dev liburing-dev libseccomp-dev
 	# guest kernel (libkrunfw)
 	linux-source-6.12 bc bison flex libelf-dev libssl-dev cpio xz-utils patch
 	# default rootfs and test initramfs; compressed test kernels
@@ -22,7 +22,7 @@ packages=(
 	qemu-system-x86 qemu-system-data clang libclang-rt-14-dev
 	# container tests: crun built from its Debian source package against our
 	# header (tests/containers/build-crun.sh), podman + conmon in the test host
-	dpkg-dev libyajl-dev libcap-dev libseccomp-dev podman conmon
+	dpkg-dev libyajl-dev libcap-dev podman conmon
 )
 
 # `apt-get source crun` needs a deb-src entry; add one for the running

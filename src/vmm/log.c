@@ -207,3 +207,8 @@ void log_msg_limited(struct log_ratelimit *rl, uint32_t level, const char *fmt, 
 	log_vmsg(level, suppressed, fmt, ap);
 	va_end(ap);
 }
+
+int log_get_fd(void)
+{
+	return log_state.fd;
+}

@@ -9,6 +9,8 @@
 int log_configure(int target_fd, uint32_t level, uint32_t style, bool allow_env);
 int log_set_level(uint32_t level);
 bool log_enabled(uint32_t level);
+/* Where log lines go (for a signal handler that writes one itself). */
+int log_get_fd(void);
 void log_msg(uint32_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define pr_err(...)   log_msg(1, __VA_ARGS__)

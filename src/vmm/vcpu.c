@@ -16,6 +16,7 @@
 
 #include "arch/x86_64/arch.h"
 #include "vmm/log.h"
+#include "vmm/seccomp.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
@@ -193,11 +194,8 @@ static int allow_kicks_in_guest(struct vcpu *vcpu)
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
-	sigset_t all;
 
-	/* Signals are the main thread's business. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	/* Signals are blocked (vmm_thread_start()) but for the kick in KVM_RUN. */
 	if (allow_kicks_in_guest(vcpu) < 0) {
 		vm_stop(vcpu->vm, VM_STOP_ERROR, VM_STATUS_VMM_ERROR);
 		return NULL;
@@ -230,12 +228,12 @@ int vcpu_start(struct vcpu *vcpu)
 	/* The process never goes back to the caller once a vCPU runs. */
 	if (vcpu->index == 0)
 		sigaction(VCPU_KICK_SIGNAL, &kick, NULL);
-	ret = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
-	if (ret)
-		pr_err("cannot start vCPU %u thread: %s", vcpu->index, strerror(ret));
+	ret = vmm_thread_start(&vcpu->thread, VMM_THREAD_VCPU, vcpu_thread, vcpu);
+	if (ret < 0)
+		pr_err("cannot start vCPU %u thread: %s", vcpu->index, strerror(-ret));
 	else
 		vcpu->started = true;
-	return -ret;
+	return ret;
 }
 
 void vcpu_park_all(struct vm *vm, unsigned int timeout_ms)

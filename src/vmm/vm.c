@@ -19,6 +19,7 @@
 #include "devices/virtio/virtio.h"
 #include "vmm/kvm.h"
 #include "vmm/log.h"
+#include "vmm/seccomp.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
@@ -281,6 +282,7 @@ struct vm *vm_alloc(const struct vm_config *cfg)
 void vm_free(struct vm *vm)
 {
 	vm_release(vm);
+	vmm_seccomp_release();
 	sigaction(SIGPIPE, &vm->caller_sigpipe, NULL);
 	pthread_sigmask(SIG_SETMASK, &vm->caller_sigmask, NULL);
 	free(vm);
@@ -305,6 +307,9 @@ int vm_run(const struct vm_config *cfg)
 	if (!vm)
 		return -ENOMEM;
 	ret = vm_build(vm);
+	/* Before the first VMM thread: each starts under its role's filter. */
+	if (!ret)
+		ret = vmm_seccomp_prepare();
 	if (ret < 0) {
 		vm_free(vm);
 		return ret;
@@ -318,6 +323,9 @@ int vm_run(const struct vm_config *cfg)
 	}
 	pr_info("VM with %u vCPUs and %u MiB started in %.1f ms", vm->nvcpus, cfg->ram_mib,
 		elapsed_ms(&start));
+	/* This thread's filter last: it started the others. */
+	if (vmm_seccomp_enter(VMM_THREAD_MAIN) < 0)
+		vm_stop(vm, VM_STOP_ERROR, VM_STATUS_VMM_ERROR);
 
 	event_loop_run(&vm->loop);
 	/* No guest runs while the devices hand over what it left. */

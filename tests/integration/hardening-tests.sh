@@ -1,7 +1,8 @@
 #!/bin/sh
 # hardening-tests.sh BUILD: what a hostile guest or a careless host setup
 # must not do to the VMM (issue 14): kill it with SIGPIPE, grow its memory
-# and fds without bound, use privileged files from a root VMM. Checked from
+# and fds without bound, use privileged files from a root VMM; and the
+# seccomp filter that holds a VMM thread taken over to its role's syscalls. Checked from
 # the outside through krun-chroot. POSIX sh (busybox in the KVM test host).
 build=$1
 chroot="$build/krun-chroot"
@@ -89,6 +90,22 @@ check "--share-mode=compat: device node, setuid bit and trusted.* xattr, as upst
 	sh -c "[ -c '$root/cdev' ] && grep -q mknod-ok '$work/out' && grep -qx 'mode 4755' '$work/out' &&
 		[ \$(stat -c %a '$root/suid') = 4755 ] && grep -q trusted-ok '$work/out'"
 rm -f "$root/cdev" "$root/suid"
+
+# --- the seccomp filter (src/vmm/seccomp.c): a VMM thread making a syscall
+# outside its role's list once the VM runs (tests/integration/seccomp-probe.c,
+# LD_PRELOADed) kills the process by SIGSYS, with a log line naming the role
+# and the syscall number; with KRUN_SECCOMP=0 the same VM runs to its end.
+probe="$build/tests/libseccomp-probe.so"
+for case in "vcpu 257 openat" "main 41 socket" "fs 41 socket"; do
+	set -- $case
+	run_timed krun-chroot env LD_PRELOAD="$probe" SECCOMP_PROBE=$1 "$chroot" "$root" /bin/echo seccomp-ran
+	check "seccomp: a $1 thread calling $3 once the VM runs: killed by SIGSYS (status $status), logged as syscall $2" \
+		sh -c "[ $status -eq 159 ] && grep -q 'seccomp: a $1 thread made syscall $2, which its filter forbids' '$work/err' &&
+			! grep -q seccomp-ran '$work/out'"
+	run_timed krun-chroot env LD_PRELOAD="$probe" SECCOMP_PROBE=$1 KRUN_SECCOMP=0 "$chroot" "$root" /bin/echo seccomp-ran
+	check "seccomp: the same with KRUN_SECCOMP=0: the VM runs to its end (status $status)" \
+		sh -c "[ $status -eq 0 ] && grep -qx seccomp-ran '$work/out' && ! grep -q 'seccomp:' '$work/err'"
+done
 
 rm -rf "$work"
 echo "hardening: $passed passed, $failed failed"

@@ -32,6 +32,7 @@
 #include "libkrun.h"
 #include "vmm/iov.h"
 #include "vmm/log.h"
+#include "vmm/seccomp.h"
 #include "vmm/util.h"
 #include "vmm/vm.h"
 
@@ -257,10 +258,7 @@ static void *pool_thread(void *arg)
 {
 	struct virtio_blk *b = arg;
 	struct blk_pool *p = &b->pool;
-	sigset_t all;
 
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	for (;;) {
 		struct blk_slot *s;
 		struct blk_queue *q;
@@ -311,7 +309,7 @@ static int pool_start(struct virtio_blk *b)
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
 	for (unsigned int i = 0; i < BLK_POOL_THREADS; i++) {
-		if (pthread_create(&p->threads[i], NULL, pool_thread, b) != 0)
+		if (vmm_thread_start(&p->threads[i], VMM_THREAD_BLK, pool_thread, b) != 0)
 			return p->nthreads ? 0 : -EAGAIN;
 		p->nthreads++;
 	}
@@ -587,10 +585,7 @@ static void *queue_thread(void *arg)
 	struct blk_queue *q = arg;
 	struct pollfd pfd[2] = {{.fd = q->vq->kick_fd, .events = POLLIN},
 				{.fd = q->done_efd, .events = POLLIN}};
-	sigset_t all;
 
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	for (;;) {
 		/* Consume the wakeups first: what comes after them wakes us again. */
 		virtio_queue_ack_kick(q->vq);
@@ -665,7 +660,7 @@ static int blk_activate(struct virtio_device *dev)
 
 		if (q->started)
 			continue;
-		if (pthread_create(&q->thread, NULL, queue_thread, q) != 0)
+		if (vmm_thread_start(&q->thread, VMM_THREAD_BLK, queue_thread, q) != 0)
 			return -EAGAIN;
 		q->started = true;
 	}

@@ -31,6 +31,7 @@
 #include "devices/virtio/virtio.h"
 #include "vmm/event_loop.h"
 #include "vmm/log.h"
+#include "vmm/seccomp.h"
 #include "vmm/util.h"
 #include "vmm/shutdown.h"
 #include "vmm/vm.h"
@@ -531,10 +532,7 @@ static void *port_reader(void *arg)
 	struct virtio_queue *q = queue(con, port_rx_queue(port->id));
 	struct virtq_chain *chain = malloc(sizeof(*chain));
 	unsigned int reset_count;
-	sigset_t all;
 
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	while (chain && wait_rx_buffer(port, chain, &reset_count)) {
 		ssize_t n = 0;
 
@@ -592,7 +590,7 @@ static int console_activate(struct virtio_device *dev)
 
 		if (port->in_fd < 0 || port->reader_started)
 			continue;
-		if (pthread_create(&port->reader, NULL, port_reader, port) != 0)
+		if (vmm_thread_start(&port->reader, VMM_THREAD_CONSOLE, port_reader, port) != 0)
 			return -EAGAIN;
 		port->reader_started = true;
 	}

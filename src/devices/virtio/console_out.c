@@ -11,6 +11,7 @@
 #include "devices/virtio/console_out.h"
 #include "vmm/iov.h"
 #include "vmm/log.h"
+#include "vmm/seccomp.h"
 #include "vmm/util.h"
 
 struct console_out {
@@ -85,10 +86,7 @@ static ssize_t write_some(int fd, const uint8_t *p, size_t len)
 static void *writer_thread(void *arg)
 {
 	struct console_out *o = arg;
-	sigset_t all;
 
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	pthread_mutex_lock(&o->lock);
 	for (;;) {
 		size_t chunk;
@@ -145,7 +143,7 @@ size_t console_out_put(struct console_out *o, const struct iovec *iov, unsigned 
 		return total - skip;
 	}
 	if (!o->started) {
-		if (pthread_create(&o->writer, NULL, writer_thread, o)) {
+		if (vmm_thread_start(&o->writer, VMM_THREAD_CONSOLE, writer_thread, o)) {
 			pr_err("virtio-console: no output thread: output discarded");
 			o->failed = true;
 			pthread_mutex_unlock(&o->lock);

@@ -22,6 +22,7 @@
 #include "libkrun.h"
 #include "vmm/guest_config.h"
 #include "vmm/log.h"
+#include "vmm/seccomp.h"
 #include "vmm/util.h"
 #include "vmm/vm.h"
 
@@ -79,10 +80,7 @@ static void *fs_worker_thread(void *arg)
 	struct virtio_queue *q = &w->fs->dev.queues[w->queue];
 	struct virtq_chain *chain = malloc(sizeof(*chain));
 	struct pollfd pfd = {.fd = q->kick_fd, .events = POLLIN};
-	sigset_t all;
 
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	if (fuse_server_thread_init() < 0)
 		pr_warn(
 		    "virtio-fs: no umask of its own for a worker: new modes are fixed up by name");
@@ -114,7 +112,7 @@ static int fs_activate(struct virtio_device *dev)
 			continue;
 		w->fs = fs;
 		w->queue = i;
-		if (pthread_create(&w->thread, NULL, fs_worker_thread, w) != 0)
+		if (vmm_thread_start(&w->thread, VMM_THREAD_FS, fs_worker_thread, w) != 0)
 			return -EAGAIN;
 		w->started = true;
 	}

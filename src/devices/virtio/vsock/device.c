@@ -21,6 +21,7 @@
 #include "devices/virtio/vsock/vsock.h"
 #include "libkrun.h"
 #include "vmm/log.h"
+#include "vmm/seccomp.h"
 #include "vmm/util.h"
 #include "vmm/vm.h"
 
@@ -110,10 +111,7 @@ static void *vsock_thread(void *arg)
 	struct vsock_device *vs = arg;
 	struct epoll_event ev[64];
 	bool idle = true;
-	sigset_t all;
 
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	for (;;) {
 		int timeout, n;
 
@@ -151,7 +149,7 @@ static int vsock_activate(struct virtio_device *dev)
 	pthread_mutex_unlock(&vs->lock);
 	if (vs->started)
 		return 0;
-	if (pthread_create(&vs->thread, NULL, vsock_thread, vs) != 0)
+	if (vmm_thread_start(&vs->thread, VMM_THREAD_SOCKET, vsock_thread, vs) != 0)
 		return -EAGAIN;
 	vs->started = true;
 	return 0;
