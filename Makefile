@@ -315,7 +315,8 @@ check-asan:
 
 # libFuzzer targets (clang), each run for FUZZ_TIME seconds from the seed
 # corpus in tests/fuzz/corpus/TARGET where there is one (new inputs go to
-# build/fuzz/corpus-TARGET); one line per target says how many executions
+# build/fuzz/corpus-TARGET), with the dictionary tests/fuzz/TARGET.dict
+# where there is one; one line per target says how many executions
 # that was. The library's objects are built once more with the sanitizers and
 # the fuzzer's coverage, and every target links them all.
 FUZZ_TIME ?= 60
@@ -351,9 +352,10 @@ fuzz: $(FUZZ_TARGETS)
 	@for f in $(FUZZ_TARGETS); do \
 		t=$$(basename $$f); mkdir -p $(B)/fuzz/corpus-$$t; \
 		seeds=$$(ls -d tests/fuzz/corpus/$$t 2>/dev/null); \
-		echo "fuzz: $$t for $(FUZZ_TIME) s"; \
+		dict=$$(ls tests/fuzz/$$t.dict 2>/dev/null); \
+		echo "fuzz: $$t for $(FUZZ_TIME) s$${dict:+, dictionary $$dict}"; \
 		KRUN_LOG_LEVEL=off $$f -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
-			$(B)/fuzz/corpus-$$t $$seeds >$(B)/fuzz/$$t.log 2>&1; \
+			$${dict:+-dict=$$dict} $(B)/fuzz/corpus-$$t $$seeds >$(B)/fuzz/$$t.log 2>&1; \
 		rc=$$?; \
 		grep -E 'ERROR|SUMMARY|fds still' $(B)/fuzz/$$t.log; \
 		execs=$$(sed -n 's/^stat::number_of_executed_units: *//p' $(B)/fuzz/$$t.log); \

@@ -9,7 +9,10 @@
  * header's len field to be fixed up to the real size (so the fuzzer reaches
  * the operations quickly), bits 1-3 the size of the reply buffers (from less
  * than a header to 64 KiB), the rest is the request. Every other server is
- * in strict share mode. Each server's end must give back every fd it took.
+ * in strict share mode. Each server's end must give back every fd it took
+ * and the memory it held; while it runs, the heap may not grow by more than
+ * SERVER_MEM_CAP over what the fresh server held (no allocation sized by the
+ * guest, no table that grows without a cap).
  *
  *   clang -std=gnu11 -D_GNU_SOURCE -Iinclude -Isrc -g -O1 \
  *         -fsanitize=fuzzer,address,undefined tests/fuzz/fuzz_fuse.c \
@@ -20,6 +23,7 @@
 #include <ftw.h>
 #include <limits.h>
 #include <linux/fuse.h>
+#include <sanitizer/allocator_interface.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -36,6 +40,9 @@
 #define RESET_EVERY   500 /* runs between fresh servers and a re-seeded tree */
 #define SENTINEL_TEXT "do not touch"
 #define FILE_SIZE_CAP (64 << 20)
+/* Heap growth allowed while a server runs, and left after its end. */
+#define SERVER_MEM_CAP	 ((size_t)64 << 20)
+#define SERVER_MEM_SLACK ((size_t)8 << 20) /* libFuzzer's own growth in between */
 
 static struct fuse_server *srv;
 static unsigned long servers;
@@ -43,6 +50,7 @@ static const size_t out_sizes[8] = {0, 15, 16, 17, 40, 144, 4096, OUT_SIZE};
 static char base[256], share[300], outside[300], sentinel[320];
 static struct stat sentinel_st, outside_st, base_st;
 static unsigned long runs;
+static size_t heap_before_server, heap_fresh_server;
 static const uint8_t overlay_data[] = "overlay file contents\n";
 
 static void die(const char *what)
@@ -177,8 +185,16 @@ static void new_server(void)
 			count_fds(), base);
 		abort();
 	}
+	/* Not the first: libFuzzer loads its corpus after LLVMFuzzerInitialize(). */
+	if (srv && servers > 1 &&
+	    __sanitizer_get_current_allocated_bytes() > heap_before_server + SERVER_MEM_SLACK) {
+		fprintf(stderr, "fuzz_fuse: %zu KiB of heap left after the server's end\n",
+			(__sanitizer_get_current_allocated_bytes() - heap_before_server) >> 10);
+		abort();
+	}
 	nftw(share, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 	seed_share();
+	heap_before_server = __sanitizer_get_current_allocated_bytes();
 	srv = fuse_server_new(share, false);
 	if (!srv)
 		die("fuse_server_new");
@@ -194,6 +210,19 @@ static void new_server(void)
 	open_some();
 	if (stat(base, &base_st))
 		die("stat");
+	heap_fresh_server = __sanitizer_get_current_allocated_bytes();
+}
+
+/* What the server holds stays bounded, whatever the guest asks. */
+static void check_heap(void)
+{
+	size_t now = __sanitizer_get_current_allocated_bytes();
+
+	if (servers > 1 && now > heap_fresh_server + SERVER_MEM_CAP) {
+		fprintf(stderr, "fuzz_fuse: the server holds %zu MiB more than when it started\n",
+			(now - heap_fresh_server) >> 20);
+		abort();
+	}
 }
 
 static void remove_all(void)
@@ -348,6 +377,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(o2);
 	free(req);
 	check_outside();
+	check_heap();
 	if (++runs % RESET_EVERY == 0 || opcode == FUSE_DESTROY)
 		new_server();
 	return 0;
