@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/filter.h>
+#include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <linux/seccomp.h>
 #include <sched.h>
@@ -123,7 +124,7 @@ static const int main_syscalls[] = {
     SCMP_SYS(tgkill),	 /* kicking vCPUs (pthread_kill); pid checked below */
     SCMP_SYS(fsync),	 /* exit: flushing the console output file */
     SCMP_SYS(getrandom), /* virtio-rng */
-    SCMP_SYS(unlink),    /* vsock: the listening sockets' paths, when the VM stops */
+    SCMP_SYS(unlink),	 /* vsock: the listening sockets' paths, when the VM stops */
     END,
 };
 
@@ -233,7 +234,8 @@ static const int socket_syscalls[] = {
     SCMP_SYS(setsockopt),
     SCMP_SYS(getsockname),
     SCMP_SYS(getpeername),
-    SCMP_SYS(unlink), /* a listening unix socket's path */
+    SCMP_SYS(unlink),	  /* a listening unix socket's path */
+    SCMP_SYS(newfstatat), /* TSI: is an AF_UNIX listener's path a stale socket (lstat) */
     SCMP_SYS(unlinkat),
     SCMP_SYS(ioctl), /* FIONREAD, SIOCOUTQ, tap: requests below */
     END,
@@ -285,6 +287,7 @@ static const unsigned long vcpu_ioctls[] = {
     KVM_IRQ_LINE,	 /* legacy devices (serial, i8042) raising their interrupt */
     KVM_SIGNAL_MSI,	 /* the userspace IOAPIC, on an EOI */
     KVM_SET_GSI_ROUTING, /* the guest programming the IOAPIC */
+    TUNSETOFFLOAD,	 /* virtio-net on a tap: the offloads the driver took, at DRIVER_OK */
     0,
 };
 

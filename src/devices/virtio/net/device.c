@@ -29,6 +29,7 @@
 #include "devices/builders.h"
 #include "devices/virtio/net/net.h"
 #include "vmm/log.h"
+#include "vmm/seccomp.h"
 #include "vmm/util.h"
 #include "vmm/vm.h"
 
@@ -366,10 +367,7 @@ static void *net_thread(void *arg)
 	struct net_if *nif = arg;
 	struct epoll_event ev[8];
 	bool more = false;
-	sigset_t all;
 
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	for (;;) {
 		int n = epoll_wait(nif->epfd, ev, 8, more ? 0 : -1);
 
@@ -435,7 +433,7 @@ static int net_activate(struct virtio_device *dev)
 	if (ret < 0)
 		return ret;
 	if (!nif->started) {
-		if (pthread_create(&nif->thread, NULL, net_thread, nif) != 0)
+		if (vmm_thread_start(&nif->thread, VMM_THREAD_SOCKET, net_thread, nif) != 0)
 			return -EAGAIN;
 		nif->started = true;
 	}
