@@ -237,7 +237,7 @@ static const int socket_syscalls[] = {
     SCMP_SYS(unlink),	  /* a listening unix socket's path */
     SCMP_SYS(newfstatat), /* TSI: is an AF_UNIX listener's path a stale socket (lstat) */
     SCMP_SYS(unlinkat),
-    SCMP_SYS(ioctl), /* FIONREAD, SIOCOUTQ, tap: requests below */
+    SCMP_SYS(ioctl), /* FIONREAD, FIONBIO: requests below */
     END,
 };
 
@@ -278,24 +278,28 @@ static const int *const role_syscalls[VMM_THREAD_ROLES] = {
 };
 
 /* ioctl requests, by role (the fd is not checked: any of the thread's). */
+/*
+ * Interrupts, from any thread that completes a request or changes a line:
+ * a shared (level-triggered) virtio line, a legacy device's, goes through
+ * KVM_IRQ_LINE; with the split irqchip the VMM's IOAPIC sends KVM_SIGNAL_MSI.
+ */
+static const unsigned long irq_ioctls[] = {KVM_IRQ_LINE, KVM_SIGNAL_MSI, 0};
+
 static const unsigned long vcpu_ioctls[] = {
     KVM_RUN,
     KVM_SET_SIGNAL_MASK, /* once, at the thread's start */
     KVM_GET_REGS,	 /* failure reports */
     KVM_GET_SREGS,
     KVM_TRANSLATE,
-    KVM_IRQ_LINE,	 /* legacy devices (serial, i8042) raising their interrupt */
-    KVM_SIGNAL_MSI,	 /* the userspace IOAPIC, on an EOI */
     KVM_SET_GSI_ROUTING, /* the guest programming the IOAPIC */
     TUNSETOFFLOAD,	 /* virtio-net on a tap: the offloads the driver took, at DRIVER_OK */
     0,
 };
 
 static const unsigned long main_ioctls[] = {
-    KVM_IRQ_LINE,		/* serial input */
-    KVM_SIGNAL_MSI, TIOCGWINSZ, /* console resize (SIGWINCH) */
-    TCSETS,			/* the terminal's mode given back at exit */
-    TCSETSW,	    TCGETS,	0,
+    TIOCGWINSZ, /* console resize (SIGWINCH) */
+    TCGETS,	/* the terminal's mode given back at exit */
+    TCSETS,	TCSETSW, 0,
 };
 
 static const unsigned long console_ioctls[] = {TIOCGWINSZ, TCGETS, 0};
@@ -404,6 +408,8 @@ static int allow_role(scmp_filter_ctx ctx, enum vmm_thread_role role)
 		ret = 0;
 	if (!ret)
 		ret = allow_ioctls(ctx, role_ioctls[role]);
+	if (!ret && role != VMM_THREAD_SPAWNER)
+		ret = allow_ioctls(ctx, irq_ioctls);
 	if (!ret && role == VMM_THREAD_FS)
 		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(unshare), 1,
 				       SCMP_A0(SCMP_CMP_EQ, CLONE_FS));
