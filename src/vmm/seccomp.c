@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/filter.h>
+#include <linux/fs.h>
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <linux/seccomp.h>
@@ -304,11 +305,11 @@ static const unsigned long main_ioctls[] = {
 
 static const unsigned long console_ioctls[] = {TIOCGWINSZ, TCGETS, 0};
 static const unsigned long socket_ioctls[] = {FIONREAD, FIONBIO, 0};
+static const unsigned long blk_ioctls[] = {BLKDISCARD, BLKZEROOUT, 0};
 
 static const unsigned long *const role_ioctls[VMM_THREAD_ROLES] = {
-    [VMM_THREAD_VCPU] = vcpu_ioctls,
-    [VMM_THREAD_MAIN] = main_ioctls,
-    [VMM_THREAD_SOCKET] = socket_ioctls,
+    [VMM_THREAD_VCPU] = vcpu_ioctls,	   [VMM_THREAD_MAIN] = main_ioctls,
+    [VMM_THREAD_SOCKET] = socket_ioctls,   [VMM_THREAD_BLK] = blk_ioctls,
     [VMM_THREAD_CONSOLE] = console_ioctls,
 };
 
