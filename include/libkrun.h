@@ -684,7 +684,7 @@ int32_t krun_set_root_disk_remount(uint32_t ctx_id, const char *device, const ch
  * SIGSYS. Since the calling thread is filtered too, atexit() handlers and
  * destructors the caller registered run under its list when the process
  * exits. KRUN_SECCOMP=0 in the environment turns the filter off and
- * KRUN_SECCOMP=log only logs violations to the kernel's audit log: both for
+ * KRUN_SECCOMP=log lets violations through, logged by the kernel's audit: both for
  * debugging.
  */
 int32_t krun_start_enter(uint32_t ctx_id);

@@ -10,8 +10,9 @@
  * when the VM starts (vmm/seccomp.c has the lists, by role). A syscall
  * outside the list logs the role and the syscall number and kills the
  * process with SIGSYS. KRUN_SECCOMP=0 in the environment turns the filter
- * off, KRUN_SECCOMP=log only logs violations to the kernel log (audit
- * "type=1326" lines naming the thread and the syscall): both for debugging.
+ * off, KRUN_SECCOMP=log lets violations through and has the kernel log
+ * them (audit "type=1326" lines naming the thread and the syscall, with
+ * auditing on): both for debugging.
  *
  * A device that starts a thread does it with vmm_thread_start() and the role
  * whose list covers what the thread does; a syscall it needs that its role
