@@ -33,6 +33,7 @@
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <linux/seccomp.h>
+#include <malloc.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -42,6 +43,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/sysinfo.h>
 #include <termios.h>
 #include <time.h>
 #include <ucontext.h>
@@ -557,6 +559,22 @@ bool vmm_seccomp_thread_filtered(void)
 	return thread_role != VMM_THREAD_ROLES;
 }
 
+/*
+ * glibc's malloc reads /sys/devices/system/cpu/online (get_nprocs()) the
+ * first time a thread needs a ninth arena, in whatever thread that is: a
+ * filtered one. Setting the limit to glibc's own default (8 arenas per CPU)
+ * now, unless the caller chose one (MALLOC_ARENA_MAX, GLIBC_TUNABLES),
+ * changes nothing but when the CPUs are counted.
+ */
+static void fix_arena_limit(void)
+{
+	const char *tunables = getenv("GLIBC_TUNABLES");
+
+	if (getenv("MALLOC_ARENA_MAX") || (tunables && strstr(tunables, "arena_max")))
+		return;
+	mallopt(M_ARENA_MAX, 8 * get_nprocs());
+}
+
 int vmm_seccomp_prepare(void)
 {
 	struct sigaction sa = {.sa_sigaction = sigsys_handler, .sa_flags = SA_SIGINFO};
@@ -577,6 +595,7 @@ int vmm_seccomp_prepare(void)
 	sc.log_fd = log_get_fd();
 	/* glibc reads /etc/localtime at the first gmtime_r() (the RTC's): now. */
 	tzset();
+	fix_arena_limit();
 	sigaction(SIGSYS, &sa, NULL);
 	sc.prepared = true;
 	ret = vmm_seccomp_spawner_start();
