@@ -166,6 +166,7 @@ static const int fs_syscalls[] = {
     SCMP_SYS(mkdirat),
     SCMP_SYS(mknodat),
     SCMP_SYS(unlinkat),
+    SCMP_SYS(renameat), /* FUSE_RENAME: glibc renameat() */
     SCMP_SYS(renameat2),
     SCMP_SYS(symlinkat),
     SCMP_SYS(linkat),
