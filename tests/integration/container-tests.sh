@@ -101,16 +101,6 @@ crun_run() {
 	echo "     $name: exit $status in $(($(now_ms) - start)) ms"
 }
 
-# wait_for FILE TEXT: until FILE contains TEXT (TIMEOUT seconds at most).
-wait_for() {
-	n=0
-	while ! grep -q "$2" "$1" 2>/dev/null; do
-		n=$((n + 1))
-		[ $n -gt $((TIMEOUT * 5)) ] && return 1
-		sleep 0.2
-	done
-}
-
 # line TEXT: TEXT is one whole line of the output.
 line() { grep -qxF -- "$1" "$work/out"; }
 
@@ -169,7 +159,7 @@ bundle "$b" '["sh", "-c", "trap \"echo got TERM; exit 3\" TERM; echo ready; whil
 : >"$work/out"
 "$krun" --root "$state" run --no-pivot --bundle "$b" c4 </dev/null >"$work/out" 2>"$work/err" &
 pid=$!
-if wait_for "$work/out" ready; then
+if wait_for_line "$work/out" ready "$TIMEOUT"; then
 	"$krun" --root "$state" kill c4 TERM
 	wait $pid
 	status=$?
@@ -190,7 +180,7 @@ bundle "$b" '["sh", "-c", "trap \"echo got USR1; exit 4\" USR1; echo ready; whil
 : >"$work/out"
 "$krun" --root "$state" run --no-pivot --bundle "$b" c6 </dev/null >"$work/out" 2>"$work/err" &
 pid=$!
-if wait_for "$work/out" ready; then
+if wait_for_line "$work/out" ready "$TIMEOUT"; then
 	"$krun" --root "$state" kill c6 USR1
 	wait $pid
 	status=$?
@@ -207,7 +197,7 @@ b="$work/b5"
 bundle "$b" '["sh", "-c", "echo ready; exec sleep 1000"]' '["PATH=/bin"]' / 0 0
 "$krun" --root "$state" run --no-pivot --bundle "$b" c5 </dev/null >"$work/out" 2>"$work/err" &
 pid=$!
-if wait_for "$work/out" ready; then
+if wait_for_line "$work/out" ready "$TIMEOUT"; then
 	"$krun" --root "$state" delete -f c5
 	wait $pid
 	status=$?

@@ -32,3 +32,14 @@ run_timed() {
 	echo "     $name $(shift; echo "$*" | cut -c1-70): exit $status in $elapsed ms"
 	rm -f "$work/in"
 }
+
+# wait_for_line FILE PATTERN [SECONDS]: until a line of FILE matches PATTERN
+# (120 s at most by default); false if it never did.
+wait_for_line() {
+	_i=0
+	while ! grep -q "$2" "$1" 2>/dev/null; do
+		_i=$((_i + 1))
+		[ $_i -gt $((${3:-120} * 10)) ] && return 1
+		sleep 0.1
+	done
+}

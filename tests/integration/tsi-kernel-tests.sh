@@ -21,16 +21,6 @@ skipped=0
 
 vm() { run_timed krun-chroot "$chroot" "$@"; }
 
-# wait_for FILE PATTERN [SECONDS]: until a line of FILE matches.
-wait_for() {
-	i=0
-	while ! grep -q "$2" "$1" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -gt $((${3:-120} * 10)) ] && return 1
-		sleep 0.1
-	done
-}
-
 finish() {
 	rm -rf "$work"
 	echo "tsi-kernel: $passed passed, $failed failed, $skipped skipped"
@@ -77,7 +67,7 @@ check "tsi_hijack_unix alone: AF_UNIX sockets are TSI ones (48), AF_INET ones ke
 # --- against a server on the test host's loopback
 "$tk" host 127.0.0.1 18190 >"$work/host" 2>&1 &
 host_pid=$!
-wait_for "$work/host" '^listening' 10
+wait_for_line "$work/host" '^listening' 10
 vm "$root" tsi-kernel guest 127.0.0.1 18190
 kill "$host_pid" 2>/dev/null
 wait "$host_pid" 2>/dev/null
@@ -89,7 +79,7 @@ grep '^FAIL' "$work/out"
 "$chroot" "$root" tsi-kernel listen </dev/null >"$work/listen" 2>"$work/listen-err" &
 vm_pid=$!
 port= greeting=
-if wait_for "$work/listen" '^port [0-9]' 120; then
+if wait_for_line "$work/listen" '^port [0-9]' 120; then
 	port=$(sed -n 's/^port //p' "$work/listen")
 	i=0
 	while [ $i -lt 50 ]; do

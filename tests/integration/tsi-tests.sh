@@ -20,16 +20,6 @@ skipped=0
 
 vm() { run_timed krun-chroot "$chroot" "$@"; }
 
-# wait_for FILE PATTERN [SECONDS]: until a line of FILE matches.
-wait_for() {
-	i=0
-	while ! grep -q "$2" "$1" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -gt $((${3:-120} * 10)) ] && return 1
-		sleep 0.1
-	done
-}
-
 # bg NAME COMMAND...: a host-side server in the background, output in $work/NAME.
 bg() {
 	name=$1
@@ -97,7 +87,7 @@ rm -f "$root/done"
 	</dev/null >"$work/vm-out" 2>"$work/vm-err" &
 vm_pid=$!
 got= unmapped=
-if wait_for "$work/vm-out" '^started' 120; then
+if wait_for_line "$work/vm-out" '^started' 120; then
 	got=$(wget -q -O - http://127.0.0.1:18081/f16 | sha256sum | cut -d' ' -f1)
 	unmapped=$("$io" refused 127.0.0.1 81)
 	same=$("$io" refused 127.0.0.1 80)
@@ -112,7 +102,7 @@ check "inbound: the unmapped guest port 81 is not reachable from the host (and h
 
 # --- UDP: unconnected sendto and connected send, to a server on the host
 bg udp "$io" udp-echo 127.0.0.1 18082 2
-wait_for "$work/udp" '^listening' 10
+wait_for_line "$work/udp" '^listening' 10
 vm "$root" /bin/sh -c 'tsi-io udp-sendto 127.0.0.1 18082 query1; tsi-io udp-connect 127.0.0.1 18082 query2'
 stop_bg "$bg_pid"
 check "UDP: an unconnected sendto gets its answer" grep -qx 'answer: re:query1' "$work/out"
@@ -121,20 +111,20 @@ check "UDP: a connected socket (send/recv, as glibc's resolver) gets its answer"
 
 # --- IPv6 loopback
 bg tcp6 "$io" serve-tcp ::1 18083 1048576 1
-wait_for "$work/tcp6" '^listening' 10
+wait_for_line "$work/tcp6" '^listening' 10
 vm "$root" tsi-io fetch-tcp ::1 18083 1048576 1
 stop_bg "$bg_pid"
 check "IPv6: 1 MiB from [::1] on the host, byte-exact" grep -qx 'fetched 1 ok' "$work/out"
 
 # --- 200 short connections; a server that closes first (all data, then EOF)
 bg many "$io" serve-tcp 127.0.0.1 18084 1000 200
-wait_for "$work/many" '^listening' 10
+wait_for_line "$work/many" '^listening' 10
 vm "$root" tsi-io fetch-tcp 127.0.0.1 18084 1000 200
 stop_bg "$bg_pid"
 check "200 short connections in a loop, each 1000 bytes then the server's close" \
 	sh -c "grep -qx 'fetched 200 ok' '$work/out' && grep -qx 'served 200' '$work/many'"
 bg big "$io" serve-tcp 127.0.0.1 18085 8388608 1
-wait_for "$work/big" '^listening' 10
+wait_for_line "$work/big" '^listening' 10
 vm "$root" tsi-io fetch-tcp 127.0.0.1 18085 8388608 1
 stop_bg "$bg_pid"
 check "a server that sends 8 MiB and closes at once: the guest reads every byte, then EOF" \
@@ -142,13 +132,13 @@ check "a server that sends 8 MiB and closes at once: the guest reads every byte,
 
 # --- AF_UNIX hijack: a host unix socket by its absolute path
 bg unix "$io" unix-echo "$work/u.sock"
-wait_for "$work/unix" '^listening' 10
+wait_for_line "$work/unix" '^listening' 10
 vm --tsi inet,unix "$root" tsi-io unix-client "$work/u.sock" hello-unix
 stop_bg "$bg_pid"
 check "AF_UNIX hijack: the guest reaches a host unix socket by its absolute path" \
 	grep -qx 'answer: hello-unix' "$work/out"
 bg unix2 "$io" unix-echo "$work/u2.sock"
-wait_for "$work/unix2" '^listening' 10
+wait_for_line "$work/unix2" '^listening' 10
 vm "$root" tsi-io unix-client "$work/u2.sock" hello-unix
 stop_bg "$bg_pid"
 check "without KRUN_TSI_HIJACK_UNIX the host unix socket stays out of reach" \

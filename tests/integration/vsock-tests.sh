@@ -13,16 +13,6 @@ root="$work/root"
 
 vm() { run_timed krun-chroot "$chroot" "$@"; }
 
-# wait_for FILE PATTERN [SECONDS]: until a line of FILE matches.
-wait_for() {
-	i=0
-	while ! grep -q "$2" "$1" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -gt $((${3:-120} * 10)) ] && return 1
-		sleep 0.1
-	done
-}
-
 # vm_bg ARGS...: krun-chroot in the background (output in $work/out,
 # $work/err); $vmpid is krun-chroot itself, so its fds can be counted.
 vm_bg() {
@@ -81,7 +71,7 @@ kill "$flood_pid" 2>/dev/null
 
 # --- listen=true: the VMM creates the socket; a host client reaches a guest server
 vm_bg --vsock-port "6000:$work/l.sock:listen" "$root" /bin/sh -c 'vsock-io serve 6000 2'
-if wait_for "$work/out" '^listening'; then
+if wait_for_line "$work/out" '^listening'; then
 	"$peer" connect "$work/l.sock" 4194304 3 >"$work/client1" 2>&1
 	"$peer" connect "$work/l.sock" 1 4 >"$work/client2" 2>&1
 fi
@@ -110,9 +100,9 @@ vm_bg --vsock-port "1235:$work/e.sock" "$root" /bin/sh -c \
 	 vsock-io many 2 1235 100; sleep 1; echo batch2; sleep 2;
 	 vsock-io hold 2 1235 & sleep 2; exit 3'
 fd0= fd1= fd2=
-wait_for "$work/out" '^ready' && fd0=$(fds)
-wait_for "$work/out" '^batch1' && fd1=$(fds)
-wait_for "$work/out" '^batch2' && fd2=$(fds)
+wait_for_line "$work/out" '^ready' && fd0=$(fds)
+wait_for_line "$work/out" '^batch1' && fd1=$(fds)
+wait_for_line "$work/out" '^batch2' && fd2=$(fds)
 vm_wait
 echo "     VMM fds: $fd0 before, $fd1 after 100 connections, $fd2 after 200"
 check "100 concurrent connections, twice: every line echoed" \
