@@ -148,6 +148,7 @@ zeroes=$(head -c 8388608 /dev/zero | md5sum | cut -d' ' -f1)
 echo "     du before ${du_before} KiB, after ${du_after} KiB"
 check "discard: blkdiscard of 8 MiB punches a hole (du shrinks by ~8 MiB, zeroes read back)" \
 	sh -c "[ $status -eq 0 ] && grep -q discarded '$work/out' && [ $du_after -le $((du_before - 8000)) ] && [ \"\$(sed -n 1p '$work/out')\" != 0 ] && [ $hole = $zeroes ]"
+cp "$work/out" "$work/topo-raw" # the discard run's topology line, checked below
 # WRITE_ZEROES that may unmap: fallocate(PUNCH_HOLE) on /dev/vda (Linux sends
 # WRITE_ZEROES with the unmap flag and no fallback of its own: the call fails
 # if the device did not do it); the file shrinks, the range reads back zeroes,
@@ -170,9 +171,9 @@ rm -f "$work/img/wz.raw" "$work/img/wz.orig"
 # its physical block and minimum I/O.
 host_block=$(stat -c %o "$work/img/sparse.raw")
 [ "$host_block" -gt 4096 ] && host_block=512 # not offered past the guest's page
-echo "     guest: $(grep topo "$work/out") (logical, physical, minimum, optimal); host block $host_block"
+echo "     guest: $(grep topo "$work/topo-raw") (logical, physical, minimum, optimal); host block $host_block"
 check "topology (raw file): physical block and minimum I/O are the host file system's block" \
-	grep -qx "topo 512 $host_block $host_block 0" "$work/out"
+	grep -qx "topo 512 $host_block $host_block 0" "$work/topo-raw"
 
 # --- sync modes: a guest flush reaches fsync (full) / fdatasync (relaxed) / nothing (none);
 # counted by an LD_PRELOAD shim around the thread pool (KRUN_BLK_IO=threads).
