@@ -131,10 +131,8 @@ static void *writer_thread(void *arg)
 
 size_t console_out_put(struct console_out *o, const struct iovec *iov, unsigned int n, size_t skip)
 {
-	size_t taken = 0, total = 0;
+	size_t taken = 0, total = iov_length(iov, n);
 
-	for (unsigned int i = 0; i < n; i++)
-		total += iov[i].iov_len;
 	if (skip >= total)
 		return 0;
 	pthread_mutex_lock(&o->lock);

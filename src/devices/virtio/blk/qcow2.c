@@ -754,28 +754,37 @@ static int read_piece(struct qcow2 *q, struct iovec *v, unsigned int n, uint64_t
 	}
 }
 
-static int qcow2_read(struct blk_image *img, const struct iovec *iov, unsigned int n, uint64_t off)
+/* A piece of a request that lies within one cluster (read_piece, write_piece). */
+typedef int (*piece_fn)(struct qcow2 *q, struct iovec *v, unsigned int n, uint64_t off,
+			uint64_t len);
+
+/* Runs @piece on each cluster-sized part of a request, in order; stops at an error. */
+static int for_each_cluster(struct blk_image *img, const struct iovec *iov, unsigned int n,
+			    uint64_t off, piece_fn piece, const char *what)
 {
 	struct qcow2 *q = img->priv;
-	uint64_t total = 0, done = 0;
+	uint64_t total = iov_length(iov, n), done = 0;
 
-	for (unsigned int i = 0; i < n; i++)
-		total += iov[i].iov_len;
 	while (done < total) {
 		uint64_t pos = off + done;
 		uint64_t len = MIN(total - done, q->cluster_size - (pos & (q->cluster_size - 1)));
 		struct iovec part[IOV_SLICE_MAX];
 		unsigned int k = iov_slice_whole(iov, n, done, len, part, IOV_SLICE_MAX);
-		int ret = k ? read_piece(q, part, k, pos, len) : -EINVAL;
+		int ret = k ? piece(q, part, k, pos, len) : -EINVAL;
 
 		if (ret < 0) {
-			pr_debug("qcow2 %s: read at %llu: %s", img->path, (unsigned long long)pos,
-				 strerror(-ret));
+			pr_debug("qcow2 %s: %s at %llu: %s", img->path, what,
+				 (unsigned long long)pos, strerror(-ret));
 			return ret;
 		}
 		done += len;
 	}
 	return 0;
+}
+
+static int qcow2_read(struct blk_image *img, const struct iovec *iov, unsigned int n, uint64_t off)
+{
+	return for_each_cluster(img, iov, n, off, read_piece, "read");
 }
 
 /* ---- write */
@@ -909,8 +918,7 @@ static int write_new_cluster(struct qcow2 *q, const struct iovec *v, unsigned in
 	return ret < 0 ? ret : release_entry(q, old);
 }
 
-static int write_piece(struct qcow2 *q, const struct iovec *v, unsigned int n, uint64_t off,
-		       uint64_t len)
+static int write_piece(struct qcow2 *q, struct iovec *v, unsigned int n, uint64_t off, uint64_t len)
 {
 	uint64_t entry, host;
 	int kind, ret, own = 0;
@@ -934,26 +942,7 @@ static int write_piece(struct qcow2 *q, const struct iovec *v, unsigned int n, u
 
 static int qcow2_write(struct blk_image *img, const struct iovec *iov, unsigned int n, uint64_t off)
 {
-	struct qcow2 *q = img->priv;
-	uint64_t total = 0, done = 0;
-
-	for (unsigned int i = 0; i < n; i++)
-		total += iov[i].iov_len;
-	while (done < total) {
-		uint64_t pos = off + done;
-		uint64_t len = MIN(total - done, q->cluster_size - (pos & (q->cluster_size - 1)));
-		struct iovec part[IOV_SLICE_MAX];
-		unsigned int k = iov_slice_whole(iov, n, done, len, part, IOV_SLICE_MAX);
-		int ret = k ? write_piece(q, part, k, pos, len) : -EINVAL;
-
-		if (ret < 0) {
-			pr_debug("qcow2 %s: write at %llu: %s", img->path, (unsigned long long)pos,
-				 strerror(-ret));
-			return ret;
-		}
-		done += len;
-	}
-	return 0;
+	return for_each_cluster(img, iov, n, off, write_piece, "write");
 }
 
 static int qcow2_flush(struct blk_image *img)

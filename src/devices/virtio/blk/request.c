@@ -26,10 +26,8 @@ struct blk_segment {
 static bool take_data(struct blk_request *req, const struct iovec *iov, unsigned int n, size_t skip,
 		      size_t trim)
 {
-	size_t total = 0;
+	size_t total = iov_length(iov, n);
 
-	for (unsigned int i = 0; i < n; i++)
-		total += iov[i].iov_len;
 	if (skip + trim > total)
 		return false;
 	total -= skip + trim;

@@ -201,10 +201,8 @@ static int vmdk_rw(struct blk_image *img, const struct iovec *iov, unsigned int 
 		   bool write)
 {
 	struct vmdk *v = img->priv;
-	uint64_t total = 0, done = 0;
+	uint64_t total = iov_length(iov, n), done = 0;
 
-	for (unsigned int i = 0; i < n; i++)
-		total += iov[i].iov_len;
 	while (done < total) {
 		uint64_t pos = off + done, sector = pos >> 9;
 		struct vmdk_open_extent *e = find_extent(v, sector);
