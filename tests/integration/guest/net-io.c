@@ -71,6 +71,8 @@ int main(int argc, char **argv)
 
 		while ((n = read(fd, buf, sizeof(buf))) > 0)
 			got += n;
+		if (n < 0)
+			perror("read");
 		printf("recv %lld\n", got);
 		return n < 0;
 	}
