@@ -7,6 +7,8 @@
 #   slirp: QEMU -M microvm + virtio-net-device, -netdev user; host 10.0.2.2
 #   passt: QEMU -M microvm + virtio-net-device, -netdev stream to passt's
 #          socket; the host at the gateway passt gives (its loopback)
+#   krun-passt: krun-boot --net fd:N (our virtio-net) to passt --fd on a
+#          socket pair (tests/net-peer pair); the same addresses as passt's
 # The guest fetches MB MiB (host: tsi-io serve-tcp), sends MB MiB (host:
 # tsi-io sink-tcp), then makes CONNS connections one after another, 1 byte
 # each, the server closing first (host: tsi-io serve-tcp). Times are taken
@@ -104,6 +106,15 @@ qemu_net() { # qemu_net NETDEV HOST
 		>"$work/vm" 2>&1
 }
 
+# Ours through passt: the guest has eth0 and its own TCP stack, no TSI.
+krun_passt() {
+	servers
+	timeout 600 "$build/tests/net-peer" pair passt -f -q -a 10.0.2.15 -n 24 -g 10.0.2.2 -4 \
+		--fd {fd} -- "$build/krun-boot" --net "fd:{fd}" --append "$args tb_net=10.0.2.2" \
+		"$work/initrd.gz" >"$work/vm" 2>&1
+	report "krun + passt        " krun-passt
+}
+
 slirp() {
 	servers
 	qemu_net user,id=n0 10.0.2.2
@@ -151,14 +162,19 @@ i=0
 while [ $i -lt "$runs" ]; do
 	krun
 	slirp
-	if [ $have_passt = 1 ]; then passt_run; else echo "passt: not installed: no figures"; fi
+	if [ $have_passt = 1 ]; then
+		passt_run
+		krun_passt
+	else
+		echo "passt: not installed: no figures"
+	fi
 	i=$((i + 1))
 done
 [ -s "$work/krun.runs" ] || { echo "no krun figures"; rm -rf "$work"; exit 1; }
 set -- $(summary krun)
 k1=$1 k2=$2 k3=$3
 echo "krun median: host->guest $k1 MiB/s, guest->host $k2 MiB/s, $k3 connections/s"
-for peer in slirp passt; do
+for peer in slirp passt krun-passt; do
 	[ -s "$work/$peer.runs" ] || continue
 	set -- $(summary $peer)
 	echo "$peer median: host->guest $1 MiB/s, guest->host $2 MiB/s, $3 connections/s"

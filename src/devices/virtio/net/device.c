@@ -152,8 +152,8 @@ static bool flush_tx(struct net_if *nif, unsigned int *pushed)
 	return true;
 }
 
-/* One batch: true if anything moved. */
-static bool serve_tx(struct net_if *nif)
+/* One batch: true if anything moved; *notify when the guest wants to know. */
+static bool serve_tx(struct net_if *nif, bool *notify)
 {
 	struct virtio_queue *q = &nif->dev.queues[TX_QUEUE];
 	struct net_tx_batch *b = &nif->tx;
@@ -183,7 +183,7 @@ static bool serve_tx(struct net_if *nif)
 	flush_tx(nif, &pushed);
 out:
 	if (pushed && virtq_needs_notify(&q->vq))
-		virtio_notify_used(&nif->dev);
+		*notify = true;
 	pthread_mutex_unlock(&q->lock);
 	return moved || pushed;
 }
@@ -319,7 +319,7 @@ static bool deliver_frame(struct net_if *nif, struct virtq *vq, const uint8_t *f
 	return true;
 }
 
-static bool serve_rx(struct net_if *nif)
+static bool serve_rx(struct net_if *nif, bool *notify)
 {
 	struct virtio_queue *q = &nif->dev.queues[RX_QUEUE];
 	unsigned int delivered = 0;
@@ -353,7 +353,7 @@ static bool serve_rx(struct net_if *nif)
 			break;
 	}
 	if (delivered && virtq_needs_notify(&q->vq))
-		virtio_notify_used(&nif->dev);
+		*notify = true;
 	pthread_mutex_unlock(&q->lock);
 	/* Room again: read ahead while the guest handles these. */
 	fill_rx(nif);
@@ -392,10 +392,14 @@ static void *net_thread(void *arg)
 		if (nif->ready) {
 			int round;
 
+			/* One interrupt a round for both queues (one line per device). */
 			for (round = 0; round < SERVE_ROUNDS; round++) {
-				bool moved = serve_tx(nif);
+				bool notify = false;
+				bool moved = serve_tx(nif, &notify);
 
-				moved |= serve_rx(nif);
+				moved |= serve_rx(nif, &notify);
+				if (notify)
+					virtio_notify_used(&nif->dev);
 				if (!moved)
 					break;
 			}

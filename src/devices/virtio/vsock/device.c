@@ -47,7 +47,7 @@ struct vsock_device {
 };
 
 /* Transmit packets, up to TX_BATCH; returns how many. */
-static unsigned int serve_tx(struct vsock_device *vs)
+static unsigned int serve_tx(struct vsock_device *vs, bool *notify)
 {
 	struct virtio_queue *q = &vs->dev.queues[TX_QUEUE];
 	unsigned int n = 0;
@@ -61,12 +61,12 @@ static unsigned int serve_tx(struct vsock_device *vs)
 		n++;
 	}
 	if (n && virtq_needs_notify(&q->vq))
-		virtio_notify_used(&vs->dev);
+		*notify = true;
 	pthread_mutex_unlock(&q->lock);
 	return n;
 }
 
-static unsigned int serve_rx(struct vsock_device *vs)
+static unsigned int serve_rx(struct vsock_device *vs, bool *notify)
 {
 	struct virtio_queue *q = &vs->dev.queues[RX_QUEUE];
 	unsigned int n = 0;
@@ -76,18 +76,26 @@ static unsigned int serve_rx(struct vsock_device *vs)
 	pthread_mutex_lock(&q->lock);
 	n = vsock_core_rx(&vs->core, &q->vq);
 	if (n && virtq_needs_notify(&q->vq))
-		virtio_notify_used(&vs->dev);
+		*notify = true;
 	pthread_mutex_unlock(&q->lock);
 	return n;
 }
 
-/* Both directions until neither moves; false when it stopped with work left. */
+/*
+ * Both directions until neither moves; false when it stopped with work left.
+ * A round raises one interrupt for both queues (virtio-mmio has one line per
+ * device): a request and the answer it gets at once (a connection and its
+ * RESPONSE, a TSI CONNECT to a local port) cost the guest one, not two.
+ */
 static bool serve(struct vsock_device *vs)
 {
 	for (int round = 0; round < SERVE_ROUNDS; round++) {
-		unsigned int moved = serve_tx(vs);
+		bool notify = false;
+		unsigned int moved = serve_tx(vs, &notify);
 
-		moved += serve_rx(vs);
+		moved += serve_rx(vs, &notify);
+		if (notify)
+			virtio_notify_used(&vs->dev);
 		if (!moved)
 			return true;
 	}
