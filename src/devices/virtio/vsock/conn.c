@@ -509,6 +509,12 @@ static void guest_connect(struct vsock_core *vc, const struct vsock_hdr *h)
 	}
 	c->state = CONN_ESTABLISHED;
 	take_peer_credit(c, h);
+	/*
+	 * Read at once, not at the next event: what a server that speaks first
+	 * has sent (a greeting, a TSI peer's whole answer) goes out with the
+	 * RESPONSE, in one interrupt. Nothing there costs one EAGAIN.
+	 */
+	c->readable = true;
 	pend(vc, c, PEND_RESPONSE);
 }
 
