@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <time.h>
 
 #include "devices/builders.h"
 #include "devices/virtio/virtio.h"
@@ -32,6 +33,9 @@
 
 #define TX_BATCH     32 /* transmit packets between two receive fills */
 #define SERVE_ROUNDS 16 /* before the thread looks at its epoll set again */
+/* Transmit completions alone: how long and how many before an interrupt. */
+#define TX_IRQ_DELAY_MS 1
+#define TX_IRQ_BATCH	(QUEUE_SIZE / 4)
 
 struct vsock_device {
 	struct virtio_device dev;
@@ -41,7 +45,9 @@ struct vsock_device {
 	struct vsock_backend *unix_backend;
 	struct vsock_backend *tsi_backend; /* NULL without TSI */
 	struct vsock_watch kicks[3];
-	struct virtq_chain chain; /* the transmit chain being handled */
+	struct virtq_chain chain;    /* the transmit chain being handled */
+	unsigned int tx_unsignalled; /* completions since the last interrupt */
+	int64_t tx_irq_due_ms;	     /* an interrupt owed for them, or 0 */
 	pthread_t thread;
 	bool started;
 };
@@ -81,21 +87,63 @@ static unsigned int serve_rx(struct vsock_device *vs, bool *notify)
 	return n;
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void raise_irq(struct vsock_device *vs)
+{
+	vs->tx_unsignalled = 0;
+	vs->tx_irq_due_ms = 0;
+	virtio_notify_used(&vs->dev);
+}
+
 /*
- * Both directions until neither moves; false when it stopped with work left.
- * A round raises one interrupt for both queues (virtio-mmio has one line per
- * device): a request and the answer it gets at once (a connection and its
- * RESPONSE, a TSI CONNECT to a local port) cost the guest one, not two.
+ * One interrupt serves every queue (virtio-mmio has one line per device).
+ * Receive buffers signal at once; transmit completions alone wait up to
+ * TX_IRQ_DELAY_MS for one to go with: a packet the guest sends is usually
+ * answered (a CONNECT, a REQUEST, a SHUTDOWN), and the answer's interrupt
+ * returns its buffer too. A guest that sends in bulk hears every
+ * TX_IRQ_BATCH packets, well before its ring fills.
  */
+static void signal_used(struct vsock_device *vs, bool tx, bool rx, unsigned int sent)
+{
+	vs->tx_unsignalled += sent;
+	if (rx || ((tx || vs->tx_irq_due_ms) && vs->tx_unsignalled >= TX_IRQ_BATCH)) {
+		raise_irq(vs);
+		return;
+	}
+	if (tx && !vs->tx_irq_due_ms)
+		vs->tx_irq_due_ms = now_ms() + TX_IRQ_DELAY_MS;
+}
+
+/* The owed transmit interrupt, when its time has come; the wait left, or -1. */
+static int tx_irq_wait(struct vsock_device *vs)
+{
+	int64_t left;
+
+	if (!vs->tx_irq_due_ms)
+		return -1;
+	left = vs->tx_irq_due_ms - now_ms();
+	if (left > 0)
+		return (int)left;
+	raise_irq(vs);
+	return -1;
+}
+
+/* Both directions until neither moves; false when it stopped with work left. */
 static bool serve(struct vsock_device *vs)
 {
 	for (int round = 0; round < SERVE_ROUNDS; round++) {
-		bool notify = false;
-		unsigned int moved = serve_tx(vs, &notify);
+		bool tx = false, rx = false;
+		unsigned int sent = serve_tx(vs, &tx);
+		unsigned int moved = sent + serve_rx(vs, &rx);
 
-		moved += serve_rx(vs, &notify);
-		if (notify)
-			virtio_notify_used(&vs->dev);
+		signal_used(vs, tx, rx, sent);
 		if (!moved)
 			return true;
 	}
@@ -121,10 +169,13 @@ static void *vsock_thread(void *arg)
 	bool idle = true;
 
 	for (;;) {
-		int timeout, n;
+		int timeout, irq_wait, n;
 
 		pthread_mutex_lock(&vs->lock);
 		timeout = idle ? vsock_core_expire(&vs->core) : 0;
+		irq_wait = tx_irq_wait(vs);
+		if (irq_wait >= 0 && (timeout < 0 || irq_wait < timeout))
+			timeout = irq_wait;
 		pthread_mutex_unlock(&vs->lock);
 		n = epoll_wait(vs->core.epfd, ev, 64, timeout);
 		if (n < 0 && errno != EINTR) {
@@ -135,6 +186,7 @@ static void *vsock_thread(void *arg)
 		handle_events(vs, ev, MAX(n, 0));
 		vsock_core_expire(&vs->core);
 		idle = !vs->dev.active || serve(vs);
+		tx_irq_wait(vs);
 		pthread_mutex_unlock(&vs->lock);
 	}
 	return NULL;
@@ -171,6 +223,8 @@ static void vsock_reset(struct virtio_device *dev)
 	pthread_mutex_lock(&vs->lock);
 	vsock_core_reset(&vs->core);
 	tsi_reset(vs->tsi_backend);
+	vs->tx_unsignalled = 0;
+	vs->tx_irq_due_ms = 0; /* the rings it was owed for are gone */
 	pthread_mutex_unlock(&vs->lock);
 }
 
