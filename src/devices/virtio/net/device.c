@@ -200,9 +200,16 @@ static void fill_rx(struct net_if *nif)
 
 		if (nif->rx_head == nif->rx_tail)
 			nif->rx_head = nif->rx_tail = 0;
-		if (NET_RX_BUF - nif->rx_tail < need && nif->rx_head) {
-			memmove(nif->rx_buf, nif->rx_buf + nif->rx_head,
-				nif->rx_tail - nif->rx_head);
+		/*
+		 * No room for a frame at the end: move what is left to the front,
+		 * but only once that copies no more than it frees. A guest slower
+		 * than the peer keeps the buffer nearly full: moving all of it after
+		 * each batch the guest takes would cost more than the frames.
+		 */
+		if (NET_RX_BUF - nif->rx_tail < need &&
+		    nif->rx_tail - nif->rx_head <= nif->rx_head) {
+			memcpy(nif->rx_buf, nif->rx_buf + nif->rx_head,
+			       nif->rx_tail - nif->rx_head);
 			nif->rx_tail -= nif->rx_head;
 			nif->rx_head = 0;
 		}

@@ -114,7 +114,7 @@ uint16_t net_csum_iov(const struct iovec *iov, unsigned int n, size_t off, size_
 #define NET_TX_BATCH	  64
 #define NET_TX_IOV	  1024 /* pieces of the frames in one batch */
 #define NET_TX_FRAME_IOV  260  /* pieces of one frame (Linux uses up to 19) */
-#define NET_RX_BUF	  (512 * 1024)
+#define NET_RX_BUF	  (1024 * 1024)
 #define NET_RX_IOV	  1024
 #define NET_RX_MAX_CHAINS 64
 
