@@ -89,7 +89,10 @@ for a in $(cat /proc/cmdline); do
 	esac
 done
 s=/sys/class/net/eth0/statistics
-counts() { echo $(cat $s/tx_packets $s/tx_bytes $s/rx_packets $s/rx_bytes); }
+# eth0's frame and byte counts, and its device's interrupts (virtio-mmio: one line per device)
+dev=$(basename "$(readlink /sys/class/net/eth0/device)")
+irqs() { awk -v d="$dev" '$NF == d { n = 0; for (i = 2; i < NF; i++) if ($i ~ /^[0-9]+$/) n += $i; print n }' /proc/interrupts; }
+counts() { echo $(cat $s/tx_packets $s/tx_bytes $s/rx_packets $s/rx_bytes) $(irqs); }
 # phase NAME CMD...: runs CMD, then prints the eth0 counts before and after.
 phase() {
 	name=$1; shift
@@ -135,22 +138,22 @@ peers() { # LISTEN-ADDRESS
 	sleep 1
 }
 
-# The eth0 frame counts of phase $1 (BENCH-STATS NAME tx_p tx_b rx_p rx_b, before, after).
+# The eth0 frame counts of phase $1 (BENCH-STATS NAME tx_p tx_b rx_p rx_b irqs, before, after).
 # "x" is what the guest sent (send) or received (recv) in bytes on eth0,
 # over the payload: above 1.0 by the headers (~1.03 at MTU 1500), more for
 # retransmissions.
 frames() {
 	awk -v p="$1" -v size="$size" '$1 == "BENCH-STATS" && $2 == p {
-		tp = $7 - $3; tb = $8 - $4; rp = $9 - $5; rb = $10 - $6
-		printf "guest tx %d frames avg %d B, rx %d frames avg %d B (%.2fx)", tp, tp ? tb / tp : 0, rp,
-			rp ? rb / rp : 0, (p == "send" ? tb : rb) / size
+		tp = $8 - $3; tb = $9 - $4; rp = $10 - $5; rb = $11 - $6; irq = $12 - $7
+		printf "guest tx %d frames avg %d B, rx %d frames avg %d B (%.2fx), %d interrupts", tp, tp ? tb / tp : 0, rp,
+			rp ? rb / rp : 0, (p == "send" ? tb : rb) / size, irq
 	}' "$work/vm"
 }
 
 # The "x" of phase $1: what the guest carried over the payload.
 carried() {
 	awk -v p="$1" -v size="$size" '$1 == "BENCH-STATS" && $2 == p {
-		printf "%.2f\n", (p == "send" ? $8 - $4 : $10 - $6) / size }' "$work/vm"
+		printf "%.2f\n", (p == "send" ? $9 - $4 : $11 - $6) / size }' "$work/vm"
 }
 
 fail() { # CELL WHAT REASON
