@@ -48,7 +48,7 @@ phases=${NETBENCH_PHASES:-send recv rr}
 # passt's options. Not --debug: this passt then stops at the guest's first
 # SYN. NETBENCH_PCAP_DIR=DIR: each passt writes DIR/CELL-rROUND.pcap.
 passt_opts=${NETBENCH_PASST_OPTS:---quiet}
-vm_timeout=${NETBENCH_VM_TIMEOUT:-600}
+vm_timeout=${NETBENCH_VM_TIMEOUT:-240} # a run takes under 90 s; a stalled one fails
 peer="$build/tests/net-peer"
 work=$(mktemp -d /tmp/krun-netbench.XXXXXX)
 size=$((mb * 1024 * 1024))
@@ -157,8 +157,10 @@ carried() {
 }
 
 fail() { # CELL WHAT REASON
-	echo "    $2 not counted: $3"
-	echo "run $round: $3" >>"$work/$1.$2.fail"
+	why=$3
+	[ "$vmrc" = 124 ] && why="$why (stalled: the VM was stopped after $vm_timeout s)"
+	echo "    $2 not counted: $why"
+	echo "run $round: $why" >>"$work/$1.$2.fail"
 }
 
 report() { # CELL LABEL
@@ -239,6 +241,7 @@ vm() {
 			-device virtio-net-device,netdev=n0 \
 			-kernel "$build/krunfw/vmlinux" -initrd "$work/initrd.gz" -append "$qemu_append $args" ;;
 	esac >"$work/vm" 2>&1
+	vmrc=$?
 	report "$2-$3-$1" "$1 $2"
 }
 
