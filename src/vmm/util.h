@@ -27,5 +27,7 @@ int write_full(int fd, const void *buf, size_t len);
 int read_file(const char *path, size_t max_size, uint8_t **data, size_t *size);
 /* The byte that makes all bytes of a firmware table sum to 0 (MP, SMBIOS). */
 uint8_t checksum8(const void *p, size_t len);
+/* CLOCK_MONOTONIC in milliseconds (deadlines, timeouts for epoll_wait()). */
+int64_t monotonic_ms(void);
 
 #endif

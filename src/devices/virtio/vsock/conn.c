@@ -23,7 +23,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "devices/virtio/vsock/vsock.h"
@@ -73,14 +72,6 @@ bool vsock_warn_once(struct vsock_core *vc, enum vsock_warn kind)
 		pr_warn("virtio-vsock: the guest sent %s (dropped or reset; logged once)",
 			warn_text[kind]);
 	return true;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- the table ------------------------------------------------------------- */
@@ -176,7 +167,7 @@ static void close_host_end(struct vsock_conn *c)
 static void set_deadline(struct vsock_core *vc, struct vsock_conn *c, bool on)
 {
 	if (on && !c->deadline_ms) {
-		c->deadline_ms = now_ms() + VSOCK_DEADLINE_MS;
+		c->deadline_ms = monotonic_ms() + VSOCK_DEADLINE_MS;
 		vc->ndeadlines++;
 	} else if (!on && c->deadline_ms) {
 		c->deadline_ms = 0;
@@ -725,7 +716,7 @@ int vsock_core_expire(struct vsock_core *vc)
 
 	if (!vc->ndeadlines)
 		return -1;
-	now = now_ms();
+	now = monotonic_ms();
 	for (unsigned int i = 0; i < VSOCK_MAX_CONNS; i++) {
 		struct vsock_conn *c = &vc->conns[i];
 

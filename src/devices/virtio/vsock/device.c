@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <time.h>
 
 #include "devices/builders.h"
 #include "devices/virtio/virtio.h"
@@ -87,14 +86,6 @@ static unsigned int serve_rx(struct vsock_device *vs, bool *notify)
 	return n;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void raise_irq(struct vsock_device *vs)
 {
 	vs->tx_unsignalled = 0;
@@ -118,7 +109,7 @@ static void signal_used(struct vsock_device *vs, bool tx, bool rx, unsigned int 
 		return;
 	}
 	if (tx && !vs->tx_irq_due_ms)
-		vs->tx_irq_due_ms = now_ms() + TX_IRQ_DELAY_MS;
+		vs->tx_irq_due_ms = monotonic_ms() + TX_IRQ_DELAY_MS;
 }
 
 /* The owed transmit interrupt, when its time has come; the wait left, or -1. */
@@ -128,7 +119,7 @@ static int tx_irq_wait(struct vsock_device *vs)
 
 	if (!vs->tx_irq_due_ms)
 		return -1;
-	left = vs->tx_irq_due_ms - now_ms();
+	left = vs->tx_irq_due_ms - monotonic_ms();
 	if (left > 0)
 		return (int)left;
 	raise_irq(vs);
@@ -186,7 +177,6 @@ static void *vsock_thread(void *arg)
 		handle_events(vs, ev, MAX(n, 0));
 		vsock_core_expire(&vs->core);
 		idle = !vs->dev.active || serve(vs);
-		tx_irq_wait(vs);
 		pthread_mutex_unlock(&vs->lock);
 	}
 	return NULL;
