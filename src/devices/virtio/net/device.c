@@ -190,8 +190,8 @@ out:
 
 /* ---- receive */
 
-/* Read from the peer while the buffer has room for a whole frame. */
-static void fill_rx(struct net_if *nif)
+/* Read from the peer while the buffer has room for a whole frame (or once). */
+static void fill_rx(struct net_if *nif, bool once)
 {
 	const size_t need = 4 + NET_HDR_LEN + NET_MAX_FRAME;
 
@@ -244,6 +244,8 @@ static void fill_rx(struct net_if *nif)
 			return;
 		}
 		nif->rx_tail += (size_t)n;
+		if (once)
+			return;
 	}
 }
 
@@ -326,17 +328,158 @@ static bool deliver_frame(struct net_if *nif, struct virtq *vq, const uint8_t *f
 	return true;
 }
 
+/* ---- receive straight into the guest's buffers (recv_iov) */
+
+#define RX_DIRECT_NEED (NET_HDR_LEN + NET_MAX_FRAME)
+
+enum rx_direct { RX_DIRECT_FRAME, RX_DIRECT_DROPPED, RX_DIRECT_EMPTY, RX_DIRECT_NOROOM };
+
+/*
+ * The peer's frames go straight into the guest's buffers: one copy, the
+ * kernel's, instead of two. Needs mergeable buffers (a frame takes as many
+ * chains as it fills) and a backend that reads one frame at a time.
+ */
+static bool rx_direct(const struct net_if *nif)
+{
+	return nif->ops->recv_iov && (nif->features & VIRTIO_NET_F_MRG_RXBUF);
+}
+
+/* Give the held buffers back to the ring (the copying path pops them again). */
+static void release_reserve(struct net_if *nif, struct virtq *vq)
+{
+	struct net_rx_reserve *r = &nif->reserve;
+
+	if (r->nchains && r->generation == vq->generation)
+		virtq_unpop(vq, (uint16_t)r->nchains);
+	r->nchains = r->total_iov = 0;
+	r->bytes = 0;
+}
+
+/* Pop buffers until the reserve holds the largest frame; false if the guest has too few. */
+static bool fill_reserve(struct net_if *nif, struct virtq *vq)
+{
+	struct net_rx_reserve *r = &nif->reserve;
+
+	if (r->generation != vq->generation) {
+		r->nchains = r->total_iov = 0; /* the queue was reset: not ours any more */
+		r->bytes = 0;
+		r->generation = vq->generation;
+	}
+	while (r->bytes < RX_DIRECT_NEED && r->nchains < NET_RX_MAX_CHAINS) {
+		struct virtq_chain *c = &nif->chain;
+		unsigned int n;
+		size_t cap = 0;
+
+		if (virtq_pop(vq, c) != 1)
+			return false;
+		/* A chain that does not fit the iovecs left waits for the next frame. */
+		n = MIN(c->nwritable, NET_RX_IOV - r->total_iov);
+		if (n < c->nwritable && r->nchains) {
+			virtq_unpop(vq, 1);
+			return false;
+		}
+		for (unsigned int i = 0; i < n; i++) {
+			r->iov[r->total_iov + i] = c->writable[i];
+			cap += c->writable[i].iov_len;
+		}
+		r->head[r->nchains] = c->head;
+		r->cap[r->nchains] = (uint32_t)MIN(cap, UINT32_MAX);
+		r->niov[r->nchains] = n;
+		r->nchains++;
+		r->total_iov += n;
+		r->bytes += r->cap[r->nchains - 1];
+	}
+	return r->bytes >= RX_DIRECT_NEED;
+}
+
+/* The first "len" bytes of the reserve are a frame: give its chains to the guest. */
+static void use_reserve(struct net_if *nif, struct virtq *vq, size_t len)
+{
+	struct net_rx_reserve *r = &nif->reserve;
+	unsigned int nchains = 0, niov = 0;
+	size_t left = len, taken = 0;
+	uint16_t num_buffers;
+
+	while (left && nchains < r->nchains) {
+		left -= MIN(left, r->cap[nchains]);
+		taken += r->cap[nchains];
+		niov += r->niov[nchains++];
+	}
+	/* The peer wrote the rest of the header; the count is ours, before the guest sees it. */
+	num_buffers = htole16((uint16_t)nchains);
+	buf_to_iov(r->iov, r->total_iov, offsetof(struct virtio_net_hdr, num_buffers), &num_buffers,
+		   sizeof(num_buffers));
+	left = len;
+	for (unsigned int i = 0; i < nchains; i++) {
+		uint32_t used = (uint32_t)MIN(left, r->cap[i]);
+
+		virtq_push(vq, r->head[i], used);
+		left -= used;
+	}
+	r->nchains -= nchains;
+	r->total_iov -= niov;
+	r->bytes -= taken;
+	memmove(r->head, r->head + nchains, r->nchains * sizeof(r->head[0]));
+	memmove(r->cap, r->cap + nchains, r->nchains * sizeof(r->cap[0]));
+	memmove(r->niov, r->niov + nchains, r->nchains * sizeof(r->niov[0]));
+	memmove(r->iov, r->iov + niov, r->total_iov * sizeof(r->iov[0]));
+}
+
+static enum rx_direct recv_direct(struct net_if *nif, struct virtq *vq)
+{
+	struct net_rx_reserve *r = &nif->reserve;
+	ssize_t n;
+
+	if (!nif->rx_readable || !atomic_load(&nif->link_up))
+		return RX_DIRECT_EMPTY;
+	if (!fill_reserve(nif, vq))
+		return RX_DIRECT_NOROOM;
+	n = nif->ops->recv_iov(nif, r->iov, r->total_iov);
+	if (n == -EAGAIN) {
+		nif->rx_readable = false;
+		return RX_DIRECT_EMPTY;
+	}
+	if (n == -ENODATA || n == -EFAULT || (n >= 0 && (size_t)n < nif->deframer.min_len)) {
+		nif->stats.rx_drops[NET_DROP_SHORT]++;
+		pr_warn_guest("virtio-net %s: a frame from the peer dropped: %s", nif->name,
+			      net_drop_names[NET_DROP_SHORT]);
+		return RX_DIRECT_DROPPED;
+	}
+	if (n < 0) {
+		peer_gone(nif, (int)-n);
+		return RX_DIRECT_EMPTY;
+	}
+	use_reserve(nif, vq, (size_t)n);
+	nif->stats.rx_frames++;
+	nif->stats.rx_bytes += (size_t)n - NET_HDR_LEN;
+	return RX_DIRECT_FRAME;
+}
+
 static bool serve_rx(struct net_if *nif, bool *notify)
 {
 	struct virtio_queue *q = &nif->dev.queues[RX_QUEUE];
 	unsigned int delivered = 0;
-	bool moved = false;
+	bool moved = false, no_room = false;
 
 	pthread_mutex_lock(&q->lock);
 	while (delivered < RX_BATCH) {
 		size_t consumed, off, len, before;
 		enum net_deframe r;
 
+		if (rx_direct(nif) && nif->rx_head == nif->rx_tail) {
+			enum rx_direct d = recv_direct(nif, &q->vq);
+
+			if (d == RX_DIRECT_FRAME)
+				delivered++;
+			if (d == RX_DIRECT_FRAME || d == RX_DIRECT_DROPPED) {
+				moved = true;
+				continue;
+			}
+			no_room = d == RX_DIRECT_NOROOM;
+			break;
+		}
+		/* Frames read before: copied, in order, with buffers popped after the reserve's. */
+		release_reserve(nif, &q->vq);
 		r = net_deframe(&nif->deframer, nif->rx_buf + nif->rx_head,
 				nif->rx_tail - nif->rx_head, &consumed, &off, &len);
 		if (r == NET_FRAME) {
@@ -355,15 +498,25 @@ static bool serve_rx(struct net_if *nif, bool *notify)
 			continue;
 		/* A partial frame or nothing: read more, if the peer has any. */
 		before = nif->rx_tail - nif->rx_head;
-		fill_rx(nif);
+		fill_rx(nif, false);
 		if (nif->rx_tail - nif->rx_head == before)
 			break;
 	}
 	if (delivered && virtq_needs_notify(&q->vq))
 		*notify = true;
+	if (no_room)
+		release_reserve(nif, &q->vq);
 	pthread_mutex_unlock(&q->lock);
-	/* Room again: read ahead while the guest handles these. */
-	fill_rx(nif);
+	/*
+	 * Room again: read ahead while the guest handles these. Straight into
+	 * the guest there is no reading ahead, the frames wait in the peer (as
+	 * with vhost-net), but for one: a guest whose ring cannot hold the
+	 * largest frame still gets those that fit, copied.
+	 */
+	if (!rx_direct(nif))
+		fill_rx(nif, false);
+	else if (no_room && nif->rx_head == nif->rx_tail)
+		fill_rx(nif, true);
 	return moved;
 }
 
@@ -412,7 +565,7 @@ static void *net_thread(void *arg)
 			}
 			more = round == SERVE_ROUNDS;
 		} else {
-			fill_rx(nif);
+			fill_rx(nif, false);
 		}
 		update_watch(nif);
 		pthread_mutex_unlock(&nif->lock);
@@ -463,6 +616,8 @@ static void net_reset(struct virtio_device *dev)
 	nif->ready = false;
 	nif->tx.nframes = nif->tx.next = nif->tx.niov = 0;
 	nif->tx.next_sent = 0;
+	nif->reserve.nchains = nif->reserve.total_iov = 0; /* the old ring's */
+	nif->reserve.bytes = 0;
 	pthread_mutex_unlock(&nif->lock);
 }
 

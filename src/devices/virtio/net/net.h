@@ -149,6 +149,11 @@ struct net_backend_ops {
 	 * -EMSGSIZE for a frame longer than len (dropped).
 	 */
 	ssize_t (*recv)(struct net_if *nif, void *buf, size_t len);
+	/*
+	 * Optional, for a peer whose frames carry the header (tap): one frame
+	 * straight into the guest's buffers, as recv.
+	 */
+	ssize_t (*recv_iov)(struct net_if *nif, const struct iovec *iov, unsigned int n);
 	/* Send batch frames from b->next on; 0 when all went, -EAGAIN, or -errno (peer gone). */
 	int (*send)(struct net_if *nif, struct net_tx_batch *b);
 	/* The guest's receive offloads were negotiated (tap). Optional. */
@@ -163,6 +168,22 @@ struct net_backend_ops {
  */
 enum net_drop net_tx_add_frame(struct net_tx_batch *b, const struct net_backend_ops *ops,
 			       uint64_t features, const struct virtq_chain *c);
+
+/*
+ * Receive buffers of the guest popped ahead, for recv_iov: enough for the
+ * largest frame, kept from one frame to the next (a frame takes the first
+ * chains it fills). They are always the last chains popped, so they can be
+ * given back (virtq_unpop) when the copying path takes over.
+ */
+struct net_rx_reserve {
+	uint16_t head[NET_RX_MAX_CHAINS];
+	uint32_t cap[NET_RX_MAX_CHAINS];
+	unsigned int niov[NET_RX_MAX_CHAINS]; /* iovecs of each chain */
+	unsigned int nchains, total_iov;
+	size_t bytes;
+	uint32_t generation; /* of the queue they came from */
+	struct iovec iov[NET_RX_IOV];
+};
 
 struct net_stats {
 	uint64_t tx_frames, tx_bytes, rx_frames, rx_bytes;
@@ -194,6 +215,7 @@ struct net_if {
 
 	struct virtq_chain chain; /* scratch for pops */
 	struct iovec rx_iov[NET_RX_IOV];
+	struct net_rx_reserve reserve;
 	struct net_tx_batch tx;
 	struct net_stats stats;
 };

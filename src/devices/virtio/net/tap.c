@@ -30,6 +30,18 @@ static ssize_t tap_recv(struct net_if *nif, void *buf, size_t len)
 	return n ? n : -ENODATA;
 }
 
+static ssize_t tap_recv_iov(struct net_if *nif, const struct iovec *iov, unsigned int n)
+{
+	ssize_t len;
+
+	do
+		len = readv(nif->fd, iov, (int)n);
+	while (len < 0 && errno == EINTR);
+	if (len < 0)
+		return -errno;
+	return len ? len : -ENODATA;
+}
+
 static int tap_send(struct net_if *nif, struct net_tx_batch *b)
 {
 	while (b->next < b->nframes) {
@@ -83,6 +95,7 @@ static const struct net_backend_ops tap_ops = {
     .name = "tap",
     .vnet_hdr = true,
     .recv = tap_recv,
+    .recv_iov = tap_recv_iov,
     .send = tap_send,
     .set_offload = tap_set_offload,
 };
