@@ -478,6 +478,108 @@ static void test_outbound_stream(void)
 	CHECK_EQ(tsi_nproxies(tsi), 0);
 }
 
+/* The packet of got[] with this op (stream) or from this message (datagram). */
+static const struct rx_pkt *find_op(uint16_t op)
+{
+	for (unsigned int i = 0; i < ngot; i++)
+		if (got[i].h.type == VSOCK_TYPE_STREAM && got[i].h.op == op)
+			return &got[i];
+	return NULL;
+}
+
+static const struct rx_pkt *find_result(uint32_t msg, int32_t result)
+{
+	for (unsigned int i = 0; i < ngot; i++)
+		if (is_result(&got[i], msg, result))
+			return &got[i];
+	return NULL;
+}
+
+/* The guest's vsock connect right behind CONNECT: held, answered with it. */
+static void test_pipelined_connect(void)
+{
+	struct sockaddr_in sa;
+	int lfd = tcp_listener(&sa), peer;
+	char buf[16];
+
+	fresh(TSI_INET, NULL, 0);
+	create(300, AF_INET, TSI_SOCK_STREAM);
+	addr_msg(TSI_CONNECT, 300, &sa, sizeof(sa));
+	send_pkt(VSOCK_TYPE_STREAM, VSOCK_OP_REQUEST, 300, TSI_PROXY_PORT, NULL, 0);
+	pump();
+	CHECK_EQ(drain(), 2);
+	CHECK(find_result(TSI_CONNECT, 0) != NULL);
+	CHECK(find_op(VSOCK_OP_RESPONSE) != NULL);
+	CHECK_EQ(find_op(VSOCK_OP_RESPONSE)->h.src_port, TSI_PROXY_PORT);
+	CHECK_EQ(find_op(VSOCK_OP_RESPONSE)->h.dst_port, 300);
+	peer = accept(lfd, NULL, NULL);
+	CHECK(peer >= 0);
+	send_pkt(VSOCK_TYPE_STREAM, VSOCK_OP_RW, 300, TSI_PROXY_PORT, "ping", 4);
+	CHECK_EQ(read(peer, buf, sizeof(buf)), 4);
+	close(peer);
+	send_pkt(VSOCK_TYPE_STREAM, VSOCK_OP_RST, 300, TSI_PROXY_PORT, NULL, 0);
+	two_u32(TSI_PROXY_RELEASE, 300, TSI_PROXY_PORT);
+	pump();
+	drain();
+	CHECK_EQ(tsi_nproxies(tsi), 0);
+
+	/* the guest gives up the held stream: CONNECT still answers; a later one works */
+	create(301, AF_INET, TSI_SOCK_STREAM);
+	addr_msg(TSI_CONNECT, 301, &sa, sizeof(sa));
+	send_pkt(VSOCK_TYPE_STREAM, VSOCK_OP_REQUEST, 301, TSI_PROXY_PORT, NULL, 0);
+	send_pkt(VSOCK_TYPE_STREAM, VSOCK_OP_RST, 301, TSI_PROXY_PORT, NULL, 0);
+	pump();
+	CHECK_EQ(drain(), 1);
+	CHECK(is_result(&got[0], TSI_CONNECT, 0));
+	send_pkt(VSOCK_TYPE_STREAM, VSOCK_OP_REQUEST, 301, TSI_PROXY_PORT, NULL, 0);
+	CHECK_EQ(drain(), 1);
+	CHECK_EQ(got[0].h.op, VSOCK_OP_RESPONSE);
+	peer = accept(lfd, NULL, NULL);
+	CHECK(peer >= 0);
+	close(peer);
+	send_pkt(VSOCK_TYPE_STREAM, VSOCK_OP_RST, 301, TSI_PROXY_PORT, NULL, 0);
+	two_u32(TSI_PROXY_RELEASE, 301, TSI_PROXY_PORT);
+
+	/* PROXY_RELEASE while held: the stream is reset */
+	create(302, AF_INET, TSI_SOCK_STREAM);
+	addr_msg(TSI_CONNECT, 302, &sa, sizeof(sa));
+	send_pkt(VSOCK_TYPE_STREAM, VSOCK_OP_REQUEST, 302, TSI_PROXY_PORT, NULL, 0);
+	two_u32(TSI_PROXY_RELEASE, 302, TSI_PROXY_PORT);
+	drain();
+	CHECK(find_op(VSOCK_OP_RST) != NULL);
+	CHECK(find_op(VSOCK_OP_RESPONSE) == NULL);
+	pump();
+	CHECK_EQ(drain(), 0);
+	CHECK_EQ(tsi_nproxies(tsi), 0);
+	CHECK_EQ(vc->nconns, 0);
+	/* data on a held stream: a protocol error, reset */
+	create(303, AF_INET, TSI_SOCK_STREAM);
+	addr_msg(TSI_CONNECT, 303, &sa, sizeof(sa));
+	send_pkt(VSOCK_TYPE_STREAM, VSOCK_OP_REQUEST, 303, TSI_PROXY_PORT, NULL, 0);
+	send_pkt(VSOCK_TYPE_STREAM, VSOCK_OP_RW, 303, TSI_PROXY_PORT, "x", 1);
+	pump();
+	drain();
+	CHECK(find_op(VSOCK_OP_RST) != NULL);
+	CHECK(find_op(VSOCK_OP_RESPONSE) == NULL);
+	two_u32(TSI_PROXY_RELEASE, 303, TSI_PROXY_PORT);
+	fcntl(lfd, F_SETFL, O_NONBLOCK);
+	while ((peer = accept(lfd, NULL, NULL)) >= 0)
+		close(peer);
+	close(lfd);
+
+	/* refused: the result says so and the held stream is reset */
+	create(304, AF_INET, TSI_SOCK_STREAM);
+	addr_msg(TSI_CONNECT, 304, &sa, sizeof(sa));
+	send_pkt(VSOCK_TYPE_STREAM, VSOCK_OP_REQUEST, 304, TSI_PROXY_PORT, NULL, 0);
+	pump();
+	CHECK_EQ(drain(), 2);
+	CHECK(find_result(TSI_CONNECT, -ECONNREFUSED) != NULL);
+	CHECK(find_op(VSOCK_OP_RST) != NULL);
+	two_u32(TSI_PROXY_RELEASE, 304, TSI_PROXY_PORT);
+	CHECK_EQ(tsi_nproxies(tsi), 0);
+	CHECK_EQ(vc->nconns, 0);
+}
+
 static void listen_msg(uint32_t svm_port, uint32_t vm_port, uint16_t guest_port)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET,
@@ -723,6 +825,6 @@ static void test_unix_listen(void)
 
 TEST_MAIN("test_tsi", unsigned int fds = count_fds(); CHECK_EQ(guest_mem_init(&mem, 8 * MiB), 0);
 	  test_port_map(); test_msg_parse(); test_addr_check(); test_outbound_stream();
-	  test_listen(); test_udp(); test_hostile(); test_unix_listen(); vsock_core_reset(vc);
-	  tsi_free(tsi); vc->backends = NULL; vsock_core_release(vc); free(vc); vc = NULL;
-	  CHECK_EQ(count_fds(), fds))
+	  test_pipelined_connect(); test_listen(); test_udp(); test_hostile(); test_unix_listen();
+	  vsock_core_reset(vc); tsi_free(tsi); vc->backends = NULL; vsock_core_release(vc);
+	  free(vc); vc = NULL; CHECK_EQ(count_fds(), fds))

@@ -472,9 +472,27 @@ static void take_peer_credit(struct vsock_conn *c, const struct vsock_hdr *h)
 	c->peer_fwd_cnt = h->fwd_cnt;
 }
 
+/* The guest's connect has its host end: RESPONSE. */
+static int guest_connected(struct vsock_core *vc, struct vsock_conn *c, int fd)
+{
+	struct epoll_event ev = {.events = CONN_EVENTS, .data.ptr = &c->watch};
+
+	if (epoll_ctl(vc->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -errno;
+	c->watch.fd = fd;
+	c->state = CONN_ESTABLISHED;
+	/*
+	 * Read at once, not at the next event: what a server that speaks first
+	 * has sent (a greeting, a TSI peer's whole answer) goes out with the
+	 * RESPONSE, in one interrupt. Nothing there costs one EAGAIN.
+	 */
+	c->readable = true;
+	pend(vc, c, PEND_RESPONSE);
+	return 0;
+}
+
 static void guest_connect(struct vsock_core *vc, const struct vsock_hdr *h)
 {
-	struct epoll_event ev = {.events = CONN_EVENTS};
 	struct vsock_conn *c;
 	int fd;
 
@@ -484,29 +502,38 @@ static void guest_connect(struct vsock_core *vc, const struct vsock_hdr *h)
 		return;
 	}
 	fd = connect_backend(vc, h->dst_port, h->src_port);
-	if (fd < 0) {
+	if (fd < 0 && fd != -EINPROGRESS) {
 		pr_debug("virtio-vsock: guest connect to host port %u: %s", h->dst_port,
 			 strerror(-fd));
 		vsock_warn_once(vc, fd == -ENOENT ? WARN_UNMAPPED : WARN_HOST_REFUSED);
 		queue_rst(vc, h);
 		return;
 	}
-	c = conn_alloc(vc, h->dst_port, h->src_port, fd);
-	ev.data.ptr = &c->watch;
-	if (epoll_ctl(vc->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		conn_free(vc, c);
-		queue_rst(vc, h);
+	c = conn_alloc(vc, h->dst_port, h->src_port, -1);
+	take_peer_credit(c, h);
+	if (fd == -EINPROGRESS) {
+		c->state = CONN_HELD; /* vsock_core_connect_done() answers it */
 		return;
 	}
-	c->state = CONN_ESTABLISHED;
-	take_peer_credit(c, h);
-	/*
-	 * Read at once, not at the next event: what a server that speaks first
-	 * has sent (a greeting, a TSI peer's whole answer) goes out with the
-	 * RESPONSE, in one interrupt. Nothing there costs one EAGAIN.
-	 */
-	c->readable = true;
-	pend(vc, c, PEND_RESPONSE);
+	if (guest_connected(vc, c, fd) < 0) {
+		close(fd);
+		conn_free(vc, c);
+		queue_rst(vc, h);
+	}
+}
+
+int vsock_core_connect_done(struct vsock_core *vc, uint32_t port, uint32_t peer_port, int fd)
+{
+	struct vsock_conn *c = conn_find(vc, port, peer_port);
+	int err = fd;
+
+	if (!c || c->state != CONN_HELD)
+		return -ENOENT;
+	if (fd >= 0)
+		err = guest_connected(vc, c, fd);
+	if (err < 0)
+		conn_reset(vc, c);
+	return err < 0 && fd >= 0 ? err : 0;
 }
 
 static void guest_shutdown(struct vsock_core *vc, struct vsock_conn *c, uint32_t flags)
@@ -550,6 +577,10 @@ static void conn_packet(struct vsock_core *vc, struct vsock_conn *c, const struc
 		return;
 	}
 	switch (c->state) {
+	case CONN_HELD: /* nothing but a reset may come before our RESPONSE */
+		vsock_warn_once(vc, WARN_PROTOCOL);
+		conn_reset(vc, c);
+		return;
 	case CONN_CONNECTING:
 		if (p->hdr.op != VSOCK_OP_RESPONSE) {
 			vsock_warn_once(vc, WARN_PROTOCOL);

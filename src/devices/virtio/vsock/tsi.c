@@ -4,10 +4,13 @@
  * socket of one guest TSI socket, driven by the guest's control datagrams.
  *
  *  - A stream proxy connects without blocking; its CONNECT is answered when
- *    the connect completes. The guest then connects its vsock stream to port
- *    620 and the proxy's fd becomes that connection's host end (conn.c: credit,
+ *    the connect completes. The guest connects its vsock stream to port 620
+ *    and the proxy's fd becomes that connection's host end (conn.c: credit,
  *    a host EOF as SHUTDOWN so the guest reads everything first). The proxy
- *    keeps the socket's names for GETNAME.
+ *    keeps the socket's names for GETNAME. The guest may send that vsock
+ *    connect right behind CONNECT, without waiting for its answer: it is
+ *    then held, and answered (RESPONSE, or a reset if the connect failed)
+ *    with CONNECT, in the same interrupt: one round trip instead of two.
  *  - A listening proxy binds the host port the port map gives; each
  *    connection it accepts becomes a vsock connection to the guest's listening
  *    port, and once the guest took it (RESPONSE) an ACCEPT is answered, or one
@@ -89,6 +92,7 @@ struct tsi_proxy {
 	struct vsock_watch watch; /* watch.fd: the host socket, -1 once handed over */
 	bool watched;
 	bool dgram_connected, readable, on_list;
+	bool stream_held; /* connecting: the guest's vsock connect waits for it */
 	uint8_t deferred; /* DEFER_* */
 	int32_t connect_result;
 	/* Names kept when the fd went to a connection (GETNAME). */
@@ -204,6 +208,10 @@ static void list_add(struct tsi_backend *t, struct tsi_proxy *p)
 
 static void proxy_free(struct tsi_backend *t, struct tsi_proxy *p)
 {
+	if (p->stream_held) {
+		p->stream_held = false;
+		vsock_core_connect_done(t->backend.core, TSI_PROXY_PORT, p->svm_port, -ECONNRESET);
+	}
 	list_unlink(t, p);
 	if (p->watch.fd >= 0)
 		close(p->watch.fd); /* leaves the epoll set with it */
@@ -423,6 +431,21 @@ static void msg_connect(struct tsi_backend *t, const struct tsi_msg *m, uint32_t
 	reply_result(t, TSI_CONNECT, ctrl, ret);
 }
 
+/* The guest's vsock connect to port 620 waited for this connect: answer it. */
+static void answer_held_stream(struct tsi_backend *t, struct tsi_proxy *p)
+{
+	int fd = p->state == P_CONNECTED ? p->watch.fd : -ECONNREFUSED;
+
+	p->stream_held = false;
+	if (fd >= 0)
+		keep_names(p);
+	if (vsock_core_connect_done(t->backend.core, TSI_PROXY_PORT, p->svm_port, fd) == 0 &&
+	    fd >= 0) {
+		p->watch.fd = -1;
+		p->state = P_STREAM;
+	}
+}
+
 static void connect_done(struct tsi_backend *t, struct tsi_proxy *p)
 {
 	int err = 0;
@@ -440,6 +463,8 @@ static void connect_done(struct tsi_backend *t, struct tsi_proxy *p)
 	p->state = err ? P_IDLE : P_CONNECTED;
 	p->connect_result = -err;
 	defer(t, p, DEFER_CONNECT);
+	if (p->stream_held)
+		answer_held_stream(t, p);
 }
 
 static void msg_getname(struct tsi_backend *t, const struct tsi_msg *m, uint32_t ctrl)
@@ -704,6 +729,10 @@ static int tsi_connect(struct vsock_backend *b, uint32_t port, uint32_t peer_por
 	if (port != TSI_PROXY_PORT)
 		return -ENOENT;
 	p = proxy_find(t, peer_port, TSI_PROXY_PORT);
+	if (p && p->state == P_CONNECTING && !p->stream_held) {
+		p->stream_held = true; /* answered by connect_done() */
+		return -EINPROGRESS;
+	}
 	if (!p || p->state != P_CONNECTED) {
 		tsi_warn(t, p ? TW_STATE : TW_NO_PROXY);
 		return -ECONNREFUSED;
@@ -774,6 +803,8 @@ static void conn_closed(struct vsock_backend *b, uint32_t local_port, uint32_t p
 	/* The names of a closed connection are no longer asked for. */
 	if (p && (p->state == P_STREAM || p->state == P_ACCEPTED))
 		proxy_free(t, p);
+	else if (p)
+		p->stream_held = false; /* the guest gave up a held connect */
 }
 
 static void tsi_event(struct vsock_backend *b, struct vsock_watch *w, uint32_t events)

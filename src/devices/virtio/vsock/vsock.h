@@ -127,7 +127,8 @@ struct vsock_backend {
 	 * The guest's port "peer_port" connects to host port "port": a
 	 * connected non-blocking stream fd, -ENOENT when the port is not this
 	 * backend's, another -errno when it refuses (the guest gets a reset
-	 * either way). The fd is the core's from then on.
+	 * either way). The fd is the core's from then on. -EINPROGRESS: the
+	 * backend answers later, with vsock_core_connect_done().
 	 */
 	int (*connect)(struct vsock_backend *b, uint32_t port, uint32_t peer_port);
 	/* An event on a VSOCK_WATCH_BACKEND watch of this backend. */
@@ -153,6 +154,7 @@ struct vsock_backend {
 enum vsock_conn_state {
 	CONN_FREE,
 	CONN_CONNECTING,  /* host-initiated: REQUEST to the guest, no answer yet */
+	CONN_HELD,	  /* guest-initiated: the backend answers it later (no fd yet) */
 	CONN_ESTABLISHED, /* data flows (in the directions not shut down) */
 	CONN_CLOSING,	  /* the guest shut both ways; the host end takes the rest */
 	CONN_RESETTING,	  /* host end closed; a RST for the guest is waiting */
@@ -263,6 +265,12 @@ void vsock_core_event(struct vsock_core *vc, struct vsock_watch *w, uint32_t eve
  * on success); *local_port (if not NULL) is the host side's port it got.
  */
 int vsock_core_host_connect(struct vsock_core *vc, uint32_t port, int fd, uint32_t *local_port);
+/*
+ * The answer to a guest connect the backend held (-EINPROGRESS): fd, the
+ * host end (the core's on success), or -errno for a reset. -ENOENT when the
+ * guest has given up meanwhile; on any error the fd stays the caller's.
+ */
+int vsock_core_connect_done(struct vsock_core *vc, uint32_t port, uint32_t peer_port, int fd);
 /* The next receive buffer that holds at least a header (in vc->chain); false if none. */
 bool vsock_core_pop_rx(struct vsock_core *vc, struct virtq *rxq);
 /* Deadlines: handle those passed; returns ms to the next one, -1 for none. */
