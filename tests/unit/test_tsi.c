@@ -523,6 +523,37 @@ static void test_pipelined_connect(void)
 	drain();
 	CHECK_EQ(tsi_nproxies(tsi), 0);
 
+	/* the vsock connect before CONNECT (tsi_pipeline): held for it */
+	create(305, AF_INET, TSI_SOCK_STREAM);
+	send_pkt(VSOCK_TYPE_STREAM, VSOCK_OP_REQUEST, 305, TSI_PROXY_PORT, NULL, 0);
+	CHECK_EQ(drain(), 0);
+	addr_msg(TSI_CONNECT, 305, &sa, sizeof(sa));
+	pump();
+	CHECK_EQ(drain(), 2);
+	CHECK(find_result(TSI_CONNECT, 0) != NULL);
+	CHECK(find_op(VSOCK_OP_RESPONSE) != NULL);
+	peer = accept(lfd, NULL, NULL);
+	CHECK(peer >= 0);
+	CHECK_EQ(write(peer, "pong", 4), 4);
+	pump();
+	CHECK_EQ(drain(), 1);
+	CHECK(got[0].h.op == VSOCK_OP_RW && got[0].h.len == 4 && !memcmp(got[0].data, "pong", 4));
+	close(peer);
+	send_pkt(VSOCK_TYPE_STREAM, VSOCK_OP_RST, 305, TSI_PROXY_PORT, NULL, 0);
+	two_u32(TSI_PROXY_RELEASE, 305, TSI_PROXY_PORT);
+	pump();
+	drain();
+	/* ... and a CONNECT the VMM refuses at once (a bad address): reset too */
+	create(306, AF_INET, TSI_SOCK_STREAM);
+	send_pkt(VSOCK_TYPE_STREAM, VSOCK_OP_REQUEST, 306, TSI_PROXY_PORT, NULL, 0);
+	addr_msg(TSI_CONNECT, 306, &sa, 3);
+	CHECK_EQ(drain(), 2);
+	CHECK(find_result(TSI_CONNECT, -EINVAL) != NULL);
+	CHECK(find_op(VSOCK_OP_RST) != NULL);
+	two_u32(TSI_PROXY_RELEASE, 306, TSI_PROXY_PORT);
+	CHECK_EQ(tsi_nproxies(tsi), 0);
+	CHECK_EQ(vc->nconns, 0);
+
 	/* the guest gives up the held stream: CONNECT still answers; a later one works */
 	create(301, AF_INET, TSI_SOCK_STREAM);
 	addr_msg(TSI_CONNECT, 301, &sa, sizeof(sa));

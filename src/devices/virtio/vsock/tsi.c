@@ -7,10 +7,11 @@
  *    the connect completes. The guest connects its vsock stream to port 620
  *    and the proxy's fd becomes that connection's host end (conn.c: credit,
  *    a host EOF as SHUTDOWN so the guest reads everything first). The proxy
- *    keeps the socket's names for GETNAME. The guest may send that vsock
- *    connect right behind CONNECT, without waiting for its answer: it is
- *    then held, and answered (RESPONSE, or a reset if the connect failed)
- *    with CONNECT, in the same interrupt: one round trip instead of two.
+ *    keeps the socket's names for GETNAME. A guest that knows this VMM
+ *    (tsi_pipeline on its command line) sends that vsock connect before
+ *    CONNECT, without waiting for an answer: it is held, and answered
+ *    (RESPONSE, or a reset if the connect failed) with CONNECT, in the same
+ *    interrupt: one round trip instead of two.
  *  - A listening proxy binds the host port the port map gives; each
  *    connection it accepts becomes a vsock connection to the guest's listening
  *    port, and once the guest took it (RESPONSE) an ACCEPT is answered, or one
@@ -92,8 +93,9 @@ struct tsi_proxy {
 	struct vsock_watch watch; /* watch.fd: the host socket, -1 once handed over */
 	bool watched;
 	bool dgram_connected, readable, on_list;
-	bool stream_held; /* connecting: the guest's vsock connect waits for it */
-	uint8_t deferred; /* DEFER_* */
+	bool connect_tried; /* stream: a CONNECT came */
+	bool stream_held;   /* the guest's vsock connect waits for the connect */
+	uint8_t deferred;   /* DEFER_* */
 	int32_t connect_result;
 	/* Names kept when the fd went to a connection (GETNAME). */
 	struct sockaddr_storage name, peer;
@@ -382,6 +384,21 @@ static int32_t take_addr(struct tsi_backend *t, const struct tsi_proxy *p, const
 	return ret;
 }
 
+/* The guest's vsock connect to port 620 waited for this connect: answer it. */
+static void answer_held_stream(struct tsi_backend *t, struct tsi_proxy *p)
+{
+	int fd = p->state == P_CONNECTED ? p->watch.fd : -ECONNREFUSED;
+
+	p->stream_held = false;
+	if (fd >= 0)
+		keep_names(p);
+	if (vsock_core_connect_done(t->backend.core, TSI_PROXY_PORT, p->svm_port, fd) == 0 &&
+	    fd >= 0) {
+		p->watch.fd = -1;
+		p->state = P_STREAM;
+	}
+}
+
 static int32_t stream_connect(struct tsi_backend *t, struct tsi_proxy *p,
 			      const struct sockaddr_storage *sa, socklen_t len)
 {
@@ -412,8 +429,10 @@ static void msg_connect(struct tsi_backend *t, const struct tsi_msg *m, uint32_t
 	int32_t ret = 0;
 	struct tsi_proxy *p = guest_proxy(t, m->svm_port, &ret);
 
-	if (p)
+	if (p) {
+		p->connect_tried = true;
 		ret = take_addr(t, p, m, &sa, &len);
+	}
 	if (p && !ret && p->type == TSI_SOCK_DGRAM) {
 		/* A connected datagram socket: send() goes there, replies come back. */
 		ret = connect(p->watch.fd, (struct sockaddr *)&sa, len) < 0 ? -errno : 0;
@@ -429,21 +448,8 @@ static void msg_connect(struct tsi_backend *t, const struct tsi_msg *m, uint32_t
 			return; /* later */
 	}
 	reply_result(t, TSI_CONNECT, ctrl, ret);
-}
-
-/* The guest's vsock connect to port 620 waited for this connect: answer it. */
-static void answer_held_stream(struct tsi_backend *t, struct tsi_proxy *p)
-{
-	int fd = p->state == P_CONNECTED ? p->watch.fd : -ECONNREFUSED;
-
-	p->stream_held = false;
-	if (fd >= 0)
-		keep_names(p);
-	if (vsock_core_connect_done(t->backend.core, TSI_PROXY_PORT, p->svm_port, fd) == 0 &&
-	    fd >= 0) {
-		p->watch.fd = -1;
-		p->state = P_STREAM;
-	}
+	if (p && p->stream_held && p->state != P_CONNECTING)
+		answer_held_stream(t, p);
 }
 
 static void connect_done(struct tsi_backend *t, struct tsi_proxy *p)
@@ -729,8 +735,13 @@ static int tsi_connect(struct vsock_backend *b, uint32_t port, uint32_t peer_por
 	if (port != TSI_PROXY_PORT)
 		return -ENOENT;
 	p = proxy_find(t, peer_port, TSI_PROXY_PORT);
-	if (p && p->state == P_CONNECTING && !p->stream_held) {
-		p->stream_held = true; /* answered by connect_done() */
+	/*
+	 * Sent with CONNECT (before it, or before its answer): held until the
+	 * host connect is done, then answered with it (msg_connect, connect_done).
+	 */
+	if (p && p->type != TSI_SOCK_DGRAM && !p->stream_held &&
+	    (p->state == P_CONNECTING || (p->state == P_IDLE && !p->connect_tried))) {
+		p->stream_held = true;
 		return -EINPROGRESS;
 	}
 	if (!p || p->state != P_CONNECTED) {
