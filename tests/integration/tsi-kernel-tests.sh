@@ -34,6 +34,7 @@ cp "$tk" "$root/bin/tsi-kernel"
 vm "$root" /bin/sh -c 'p=/sys/module/kernel/parameters
 	echo "hijack=$(cat $p/tsi_hijack 2>/dev/null || echo none)"
 	echo "hijack_unix=$(cat $p/tsi_hijack_unix 2>/dev/null || echo none)"
+	echo "pipeline=$(cat $p/tsi_pipeline 2>/dev/null || echo none)"
 	tsi-kernel domains'
 cp "$work/out" "$work/params"
 hijack=$(sed -n 's/^hijack=//p' "$work/params")
@@ -44,13 +45,14 @@ check "the TSI families exist (AF_TSI 46, AF_TSI6 47, AF_TSIU 48 create stream a
 
 # TSI off (krun_disable_implicit_vsock): the parameters off, nothing changes.
 vm --tsi off "$root" /bin/sh -c 'p=/sys/module/kernel/parameters
-	echo "hijack=$(cat $p/tsi_hijack) hijack_unix=$(cat $p/tsi_hijack_unix)"; tsi-kernel domains'
-check "TSI off: tsi_hijack and tsi_hijack_unix N, AF_INET, AF_INET6 and AF_UNIX sockets keep their family" \
-	sh -c "[ $status -eq 0 ] && grep -qx 'hijack=N hijack_unix=N' '$work/out' &&
+	echo "hijack=$(cat $p/tsi_hijack) hijack_unix=$(cat $p/tsi_hijack_unix) pipeline=$(cat $p/tsi_pipeline)"
+	tsi-kernel domains'
+check "TSI off: tsi_hijack, tsi_hijack_unix and tsi_pipeline N, AF_INET, AF_INET6 and AF_UNIX sockets keep their family" \
+	sh -c "[ $status -eq 0 ] && grep -qx 'hijack=N hijack_unix=N pipeline=N' '$work/out' &&
 		grep -qx 'domains inet:2 inet6:10 unix:1 udp:2 unixdgram:1 raw:2' '$work/out'"
 
 if [ "$hijack" != Y ]; then
-	skipped=5
+	skipped=6
 	echo "SKIP - the VMM does not turn TSI on (no tsi_hijack on the guest's command line):"
 	echo "       $skipped tests of the proxied sockets are skipped (TSI's VMM half is issue 10)"
 	finish
@@ -58,6 +60,8 @@ fi
 
 check "tsi_hijack on: TCP and UDP sockets are TSI ones, raw ones and AF_UNIX ones keep their family" \
 	grep -qx 'domains inet:46 inet6:47 unix:1 udp:46 unixdgram:1 raw:2' "$work/params"
+check "TSI on: our VMM sets tsi_pipeline (a proxy's vsock connect goes before CONNECT)" \
+	grep -qx 'pipeline=Y' "$work/params"
 vm --tsi unix "$root" /bin/sh -c 'p=/sys/module/kernel/parameters
 	echo "hijack=$(cat $p/tsi_hijack) hijack_unix=$(cat $p/tsi_hijack_unix)"; tsi-kernel domains'
 check "tsi_hijack_unix alone: AF_UNIX sockets are TSI ones (48), AF_INET ones keep their family" \
