@@ -384,18 +384,33 @@ static int32_t take_addr(struct tsi_backend *t, const struct tsi_proxy *p, const
 	return ret;
 }
 
+/* The proxy's socket becomes the host end of the guest's vsock stream. */
+static int hand_over(struct tsi_backend *t, struct tsi_proxy *p)
+{
+	int fd = p->watch.fd;
+
+	keep_names(p);
+	unwatch(t, p);
+	p->watch.fd = -1;
+	p->state = P_STREAM;
+	return fd;
+}
+
 /* The guest's vsock connect to port 620 waited for this connect: answer it. */
 static void answer_held_stream(struct tsi_backend *t, struct tsi_proxy *p)
 {
-	int fd = p->state == P_CONNECTED ? p->watch.fd : -ECONNREFUSED;
+	struct vsock_core *vc = t->backend.core;
+	int fd;
 
 	p->stream_held = false;
-	if (fd >= 0)
-		keep_names(p);
-	if (vsock_core_connect_done(t->backend.core, TSI_PROXY_PORT, p->svm_port, fd) == 0 &&
-	    fd >= 0) {
-		p->watch.fd = -1;
-		p->state = P_STREAM;
+	if (p->state != P_CONNECTED) {
+		vsock_core_connect_done(vc, TSI_PROXY_PORT, p->svm_port, -ECONNREFUSED);
+		return;
+	}
+	fd = hand_over(t, p);
+	if (vsock_core_connect_done(vc, TSI_PROXY_PORT, p->svm_port, fd) < 0) {
+		p->watch.fd = fd; /* the guest gave up meanwhile: the proxy keeps it */
+		p->state = P_CONNECTED;
 	}
 }
 
@@ -730,7 +745,6 @@ static int tsi_connect(struct vsock_backend *b, uint32_t port, uint32_t peer_por
 {
 	struct tsi_backend *t = tsi_of(b);
 	struct tsi_proxy *p;
-	int fd;
 
 	if (port != TSI_PROXY_PORT)
 		return -ENOENT;
@@ -748,12 +762,7 @@ static int tsi_connect(struct vsock_backend *b, uint32_t port, uint32_t peer_por
 		tsi_warn(t, p ? TW_STATE : TW_NO_PROXY);
 		return -ECONNREFUSED;
 	}
-	keep_names(p);
-	unwatch(t, p);
-	fd = p->watch.fd;
-	p->watch.fd = -1;
-	p->state = P_STREAM;
-	return fd;
+	return hand_over(t, p);
 }
 
 static void accept_connections(struct tsi_backend *t, struct tsi_proxy *l)
