@@ -21,7 +21,10 @@
  *    is keyed (guest listening port, the host side's vsock port of it).
  *  - Stream data goes over an ordinary vsock stream connection from svm_port
  *    to host port 620 (after CONNECT) or from the VMM to the guest's
- *    listening vsock port (after LISTEN), with the usual credit.
+ *    listening vsock port (after LISTEN), with the usual credit. Our
+ *    extension: with tsi_pipeline on the guest's command line (ours puts it
+ *    there), the guest may connect to port 620 before CONNECT or its answer;
+ *    the VMM holds that connect and answers it with CONNECT's result.
  *  - UDP data goes to the host as datagrams to port 1028 (or any port that is
  *    not a control message) from svm_port, and comes back as datagrams from
  *    port 1028 to svm_port (upstream sends them from port 0; the guest looks
