@@ -303,9 +303,13 @@ static int setup_tsi(struct vm *vm, struct vsock_device *vs, uint32_t features)
 	if (ret < 0)
 		return ret;
 	vs->dev.features |= 1ull << VIRTIO_VSOCK_F_DGRAM;
-	/* tsi_pipeline: our kernel may send a proxy's vsock connect before CONNECT (tsi.c). */
+	/*
+	 * tsi_pipeline: our kernel may send a proxy's vsock connect before CONNECT
+	 * (tsi.c). With "=1" a kernel without the parameter hands it to init as an
+	 * environment variable, not as an argument.
+	 */
 	n = snprintf(vm->device_cmdline + used, sizeof(vm->device_cmdline) - used,
-		     "%s%s tsi_pipeline", features & KRUN_TSI_HIJACK_INET ? " tsi_hijack" : "",
+		     "%s%s tsi_pipeline=1", features & KRUN_TSI_HIJACK_INET ? " tsi_hijack" : "",
 		     features & KRUN_TSI_HIJACK_UNIX ? " tsi_hijack_unix" : "");
 	if (n < 0 || (size_t)n >= sizeof(vm->device_cmdline) - used)
 		return -E2BIG;
