@@ -92,7 +92,10 @@ s=/sys/class/net/eth0/statistics
 # eth0's frame and byte counts, and its device's interrupts (virtio-mmio: one line per device)
 dev=$(basename "$(readlink /sys/class/net/eth0/device)")
 irqs() { awk -v d="$dev" '$NF == d { n = 0; for (i = 2; i < NF; i++) if ($i ~ /^[0-9]+$/) n += $i; print n }' /proc/interrupts; }
-counts() { echo $(cat $s/tx_packets $s/tx_bytes $s/rx_packets $s/rx_bytes) $(irqs); }
+# The guest TCP's segments dropped because the socket's backlog was full (the
+# receive queue and backlog over the socket's limit), and segments queued out of order.
+tcpext() { awk '$1 == "TcpExt:" { if (!h) { for (i = 2; i <= NF; i++) n[$i] = i; h = 1 } else { print $n["TCPBacklogDrop"] + 0, $n["TCPOFOQueue"] + 0 } }' /proc/net/netstat; }
+counts() { echo $(cat $s/tx_packets $s/tx_bytes $s/rx_packets $s/rx_bytes) $(irqs) $(tcpext); }
 # phase NAME CMD...: runs CMD, then prints the eth0 counts before and after.
 phase() {
 	name=$1; shift
@@ -138,22 +141,23 @@ peers() { # LISTEN-ADDRESS
 	sleep 1
 }
 
-# The eth0 frame counts of phase $1 (BENCH-STATS NAME tx_p tx_b rx_p rx_b irqs, before, after).
+# The eth0 frame counts of phase $1 (BENCH-STATS NAME tx_p tx_b rx_p rx_b irqs
+# backlog_drops ofo, before, after).
 # "x" is what the guest sent (send) or received (recv) in bytes on eth0,
 # over the payload: above 1.0 by the headers (~1.03 at MTU 1500), more for
 # retransmissions.
 frames() {
 	awk -v p="$1" -v size="$size" '$1 == "BENCH-STATS" && $2 == p {
-		tp = $8 - $3; tb = $9 - $4; rp = $10 - $5; rb = $11 - $6; irq = $12 - $7
-		printf "guest tx %d frames avg %d B, rx %d frames avg %d B (%.2fx), %d interrupts", tp, tp ? tb / tp : 0, rp,
-			rp ? rb / rp : 0, (p == "send" ? tb : rb) / size, irq
+		tp = $10 - $3; tb = $11 - $4; rp = $12 - $5; rb = $13 - $6; irq = $14 - $7; bd = $15 - $8; ofo = $16 - $9
+		printf "guest tx %d frames avg %d B, rx %d frames avg %d B (%.2fx), %d interrupts, TCP: %d backlog drops, %d out of order",
+			tp, tp ? tb / tp : 0, rp, rp ? rb / rp : 0, (p == "send" ? tb : rb) / size, irq, bd, ofo
 	}' "$work/vm"
 }
 
 # The "x" of phase $1: what the guest carried over the payload.
 carried() {
 	awk -v p="$1" -v size="$size" '$1 == "BENCH-STATS" && $2 == p {
-		printf "%.2f\n", (p == "send" ? $9 - $4 : $11 - $6) / size }' "$work/vm"
+		printf "%.2f\n", (p == "send" ? $11 - $4 : $13 - $6) / size }' "$work/vm"
 }
 
 fail() { # CELL WHAT REASON
