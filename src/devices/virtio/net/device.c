@@ -14,7 +14,9 @@
  * stream (a stream peer's bytes as they come; a datagram or a tap frame with
  * a prefix of ours), then into the guest's buffers. The peer's fd is only
  * read while the buffer has room: a peer faster than the guest fills its
- * socket and is back-pressured.
+ * socket and is back-pressured. A tap's frames, once the guest has
+ * mergeable buffers, skip the buffer: each is read straight into the
+ * guest's chains (recv_direct), and waits in the tap while they are short.
  */
 #include <endian.h>
 #include <errno.h>
