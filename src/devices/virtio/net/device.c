@@ -461,7 +461,7 @@ static bool serve_rx(struct net_if *nif, bool *notify)
 {
 	struct virtio_queue *q = &nif->dev.queues[RX_QUEUE];
 	unsigned int delivered = 0;
-	bool moved = false, no_room = false;
+	bool moved = false;
 
 	pthread_mutex_lock(&q->lock);
 	while (delivered < RX_BATCH) {
@@ -477,8 +477,19 @@ static bool serve_rx(struct net_if *nif, bool *notify)
 				moved = true;
 				continue;
 			}
-			no_room = d == RX_DIRECT_NOROOM;
-			break;
+			if (d != RX_DIRECT_NOROOM)
+				break;
+			/*
+			 * Too few buffers for the largest frame: the next frame is
+			 * copied, and goes in now if it fits. A guest whose ring never
+			 * holds the largest frame still gets those that fit; otherwise
+			 * the frames wait in the peer (as with vhost-net).
+			 */
+			release_reserve(nif, &q->vq);
+			fill_rx(nif, true);
+			if (nif->rx_head == nif->rx_tail)
+				break;
+			continue;
 		}
 		/* Frames read before: copied, in order, with buffers popped after the reserve's. */
 		release_reserve(nif, &q->vq);
@@ -506,19 +517,10 @@ static bool serve_rx(struct net_if *nif, bool *notify)
 	}
 	if (delivered && virtq_needs_notify(&q->vq))
 		*notify = true;
-	if (no_room)
-		release_reserve(nif, &q->vq);
 	pthread_mutex_unlock(&q->lock);
-	/*
-	 * Room again: read ahead while the guest handles these. Straight into
-	 * the guest there is no reading ahead, the frames wait in the peer (as
-	 * with vhost-net), but for one: a guest whose ring cannot hold the
-	 * largest frame still gets those that fit, copied.
-	 */
+	/* Room again: read ahead while the guest handles these (not straight into it). */
 	if (!rx_direct(nif))
 		fill_rx(nif, false);
-	else if (no_room && nif->rx_head == nif->rx_tail)
-		fill_rx(nif, true);
 	return moved;
 }
 
