@@ -332,7 +332,7 @@ $(B)/fuzz/obj/src/vmm/init_blob.o: src/vmm/init_blob.c $(INIT)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -DKRUN_INIT_BINARY='"$(INIT)"' -c -o $@ $<
 
-$(B)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_vm.h $(FUZZ_OBJS)
+$(B)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_vm.h tests/fuzz/fuzz_fds.h $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $(LIB_LDLIBS)
 

@@ -18,7 +18,6 @@
  *         -fsanitize=fuzzer,address,undefined tests/fuzz/fuzz_fuse.c \
  *         src/devices/virtio/fs/fuse_*.c src/vmm/log.c src/vmm/util.c -lpthread
  */
-#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
@@ -34,6 +33,7 @@
 #include <unistd.h>
 
 #include "devices/virtio/fs/fuse_server.h"
+#include "fuzz_fds.h"
 
 #define OUT_SIZE      (64 * 1024)
 #define MIN_SZ(a, b)  ((a) < (b) ? (a) : (b))
@@ -105,27 +105,6 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 	return remove(path);
 }
 
-/* fds of this process open on something under the fuzzer's directory. */
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *de;
-	int n = 0;
-
-	while (d && (de = readdir(d))) {
-		char link[64], target[PATH_MAX];
-		ssize_t len;
-
-		snprintf(link, sizeof(link), "/proc/self/fd/%s", de->d_name);
-		len = readlink(link, target, sizeof(target) - 1);
-		if (len > 0 && (size_t)len >= strlen(base) && !strncmp(target, base, strlen(base)))
-			n++;
-	}
-	if (d)
-		closedir(d);
-	return n;
-}
-
 static void canned(uint32_t opcode, uint64_t nodeid, const void *arg, size_t len)
 {
 	uint8_t in[256], out[4096];
@@ -180,9 +159,9 @@ static void new_server(void)
 	if (srv)
 		fuse_server_free(srv);
 	/* Every node and handle fd went with the server: none is left on the tree. */
-	if (srv && count_fds()) {
-		fprintf(stderr, "fuzz_fuse: %d fds still open under %s after the server's end\n",
-			count_fds(), base);
+	if (srv && fuzz_fds_to(base)) {
+		fprintf(stderr, "fuzz_fuse: %u fds still open under %s after the server's end\n",
+			fuzz_fds_to(base), base);
 		abort();
 	}
 	/* Not the first: libFuzzer loads its corpus after LLVMFuzzerInitialize(). */

@@ -19,9 +19,7 @@
  * no listener binds a fixed port or a path. After each input the device is
  * reset: no proxy may be left, and no fd.
  */
-#include <dirent.h>
 #include <netinet/in.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -29,6 +27,7 @@
 #include <unistd.h>
 
 #include "devices/virtio/vsock/tsi.h"
+#include "fuzz_fds.h"
 #include "vmm/config.h"
 #include "vmm/util.h"
 
@@ -63,30 +62,6 @@ static void post(uint16_t i)
 	avail[1]++;
 }
 
-/*
- * Open sockets: what a proxy or connection may leak. Not every fd: libFuzzer
- * keeps pipes to its symbolizer open once it has printed a new function.
- */
-static unsigned int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	unsigned int n = 0;
-
-	while (d && (e = readdir(d))) {
-		char path[64], target[64];
-		ssize_t len;
-
-		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
-		len = readlink(path, target, sizeof(target) - 1);
-		if (len > 0 && (target[len] = '\0', !strncmp(target, "socket:", 7)))
-			n++;
-	}
-	if (d)
-		closedir(d);
-	return n;
-}
-
 static void setup(void)
 {
 	static const struct tsi_port_pair map[] = {{0, 80}};
@@ -99,7 +74,7 @@ static void setup(void)
 	if (!vc || vsock_core_init(vc, VSOCK_GUEST_CID) < 0 || tsi_create(vc, &cfg, &tsi) < 0)
 		abort();
 	vc->dgram = true;
-	base_fds = count_fds();
+	base_fds = fuzz_fds_to("socket:");
 }
 
 static void reset_rx(void)
@@ -305,7 +280,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
 	tsi_reset(tsi);
 	if (vc->nconns || tsi_nproxies(tsi))
 		abort();
-	if (count_fds() != base_fds)
+	if (fuzz_fds_to("socket:") != base_fds)
 		abort(); /* a host socket outlived the reset */
 	return 0;
 }
