@@ -346,6 +346,13 @@ static bool rx_direct(const struct net_if *nif)
 	return nif->ops->recv_iov && (nif->features & VIRTIO_NET_F_MRG_RXBUF);
 }
 
+/* The reserve holds nothing (its buffers given back, or of a ring gone). */
+static void reserve_forget(struct net_rx_reserve *r)
+{
+	r->nchains = r->total_iov = 0;
+	r->bytes = 0;
+}
+
 /* Give the held buffers back to the ring (the copying path pops them again). */
 static void release_reserve(struct net_if *nif, struct virtq *vq)
 {
@@ -353,8 +360,7 @@ static void release_reserve(struct net_if *nif, struct virtq *vq)
 
 	if (r->nchains && r->generation == vq->generation)
 		virtq_unpop(vq, (uint16_t)r->nchains);
-	r->nchains = r->total_iov = 0;
-	r->bytes = 0;
+	reserve_forget(r);
 }
 
 /* Pop buffers until the reserve holds the largest frame; false if the guest has too few. */
@@ -363,8 +369,7 @@ static bool fill_reserve(struct net_if *nif, struct virtq *vq)
 	struct net_rx_reserve *r = &nif->reserve;
 
 	if (r->generation != vq->generation) {
-		r->nchains = r->total_iov = 0; /* the queue was reset: not ours any more */
-		r->bytes = 0;
+		reserve_forget(r); /* the queue was reset: not ours any more */
 		r->generation = vq->generation;
 	}
 	while (r->bytes < RX_DIRECT_NEED && r->nchains < NET_RX_MAX_CHAINS) {
@@ -620,8 +625,7 @@ static void net_reset(struct virtio_device *dev)
 	nif->ready = false;
 	nif->tx.nframes = nif->tx.next = nif->tx.niov = 0;
 	nif->tx.next_sent = 0;
-	nif->reserve.nchains = nif->reserve.total_iov = 0; /* the old ring's */
-	nif->reserve.bytes = 0;
+	reserve_forget(&nif->reserve); /* the old ring's */
 	pthread_mutex_unlock(&nif->lock);
 }
 
