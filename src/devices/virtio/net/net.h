@@ -199,6 +199,8 @@ struct net_if {
 	uint8_t config[8]; /* struct virtio_net_config: mac, status */
 	atomic_bool link_up;
 	bool peer_gone_logged;
+	/* unixstream: at most this many bytes of whole frames in one write */
+	size_t stream_write_max;
 
 	pthread_mutex_t lock; /* everything below: the thread, and a driver reset */
 	pthread_t thread;

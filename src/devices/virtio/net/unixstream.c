@@ -15,6 +15,9 @@
 #include "vmm/log.h"
 #include "vmm/util.h"
 
+/* Several frames in one write up to this many bytes (see stream_send). */
+#define STREAM_WRITE_MAX (32 * 1024)
+
 static ssize_t stream_recv(struct net_if *nif, void *buf, size_t len)
 {
 	ssize_t n;
@@ -41,7 +44,18 @@ static void consume(struct net_tx_batch *b, size_t sent)
 	}
 }
 
-/* Every frame from b->next on, in as few sendmsg() calls as IOV_MAX allows. */
+/*
+ * Every frame from b->next on. Each sendmsg() is one frame, or several
+ * whole frames that together fit one socket buffer of the kernel's
+ * (nif->stream_write_max), so that the peer's reads end only where a frame
+ * ends, or inside a frame that was written alone. passt (Debian 12's, and
+ * later) needs that: it parses each read from a frame boundary, throws
+ * away a length prefix split by the end of a read, and completes a split
+ * frame with one more read, which must bring the rest of it; a frame that
+ * straddles two of the kernel's buffers behind others breaks its framing
+ * (the frames after it are lost, and the guest's TCP waits for a timeout).
+ * QEMU writes one frame at a time, which never does.
+ */
 static int stream_send(struct net_if *nif, struct net_tx_batch *b)
 {
 	struct iovec iov[NET_TX_IOV];
@@ -57,6 +71,8 @@ static int stream_send(struct net_if *nif, struct net_tx_batch *b)
 			size_t skip = i == b->next ? b->next_sent : 0;
 
 			if (niov + f->niov > NET_TX_IOV)
+				break;
+			if (niov && total + f->len > nif->stream_write_max)
 				break;
 			niov += iov_slice(&b->iov[f->first], f->niov, skip, f->len - skip,
 					  &iov[niov], NET_TX_IOV - niov, &got);
@@ -85,12 +101,21 @@ static const struct net_backend_ops stream_ops = {
 
 int net_unixstream_open(struct net_if *nif, const struct net_config *cfg)
 {
-	int err = net_unix_peer_open(nif, cfg, SOCK_STREAM);
+	int err = net_unix_peer_open(nif, cfg, SOCK_STREAM), sndbuf = 0;
+	socklen_t len = sizeof(sndbuf);
 
 	if (err)
 		return err;
 	if (fcntl(nif->fd, F_SETFL, fcntl(nif->fd, F_GETFL) | O_NONBLOCK) < 0)
 		return -errno;
+	/*
+	 * The kernel queues a stream write in buffers of at most half the
+	 * send buffer (and 32 KiB of pages plus a page of head): writes of
+	 * up to this size stay in one piece.
+	 */
+	if (getsockopt(nif->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len) < 0 || sndbuf < 4096)
+		sndbuf = 4096;
+	nif->stream_write_max = MIN((size_t)sndbuf / 2 - 1024, STREAM_WRITE_MAX);
 	nif->ops = &stream_ops;
 	return 0;
 }
