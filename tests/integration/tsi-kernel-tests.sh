@@ -6,7 +6,8 @@
 # that does not block (a black-hole destination too), SO_ERROR, getsockname
 # equal to the address the host's server sees, getpeername, FIONREAD on TCP
 # and UDP, connected UDP, bind(port 0) + listen reachable from the host on
-# the port getsockname reports, getsockname while accept() blocks.
+# the port getsockname reports, getsockname while accept() blocks, and a
+# connect to a guest listener that stays in the guest.
 # The proxied-socket checks run twice: with our VMM's tsi_pipeline and in
 # upstream's order (tsi_pipeline=0), the one the kernel uses with upstream's VMM.
 # tsi-tests.sh covers the protocol end to end (wget, httpd, 16 MiB...).
@@ -54,7 +55,7 @@ check "TSI off: tsi_hijack, tsi_hijack_unix and tsi_pipeline N, AF_INET, AF_INET
 		grep -qx 'domains inet:2 inet6:10 unix:1 udp:2 unixdgram:1 raw:2' '$work/out'"
 
 if [ "$hijack" != Y ]; then
-	skipped=7
+	skipped=8
 	echo "SKIP - the VMM does not turn TSI on (no tsi_hijack on the guest's command line):"
 	echo "       $skipped tests of the proxied sockets are skipped (TSI's VMM half is issue 10)"
 	finish
@@ -104,6 +105,15 @@ kill "$host_pid" 2>/dev/null
 wait "$host_pid" 2>/dev/null
 check "the same in upstream's order (tsi_pipeline=0: CONNECT's result before the vsock connect)" \
 	sh -c "grep -q '^pipeline=N' '$work/out' && grep -q '^all checks passed' '$work/out' && ! grep -q '^FAIL' '$work/out'"
+grep '^FAIL' "$work/out"
+
+# --- the guest's own listeners: a connect to a local destination stays in
+# the guest when something listens there (the kernel looks the listener up
+# instead of sending a loopback SYN), goes to the VMM otherwise. The port map
+# leaves the ports out, so only the guest's own stack can answer.
+vm -P 18197:18197 "$root" tsi-kernel local
+check "local destinations: a guest listener is reached in the guest (127.0.0.1, 0.0.0.0, the guest's address, dual-stack ::, ::ffff:127.0.0.1, ::1); one on another address is not" \
+	sh -c "[ $status -eq 0 ] && grep -qx 'all checks passed' '$work/out' && ! grep -q '^FAIL' '$work/out'"
 grep '^FAIL' "$work/out"
 
 # --- bind(port 0) + listen in the guest, reached from the host

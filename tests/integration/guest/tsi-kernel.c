@@ -35,6 +35,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -469,6 +470,57 @@ static int cmd_connect(const char *host, const char *port)
 	return 0;
 }
 
+/*
+ * local: connects to listeners of the guest's own stack on ports the VMM
+ * does not expose (the VM runs with a port map that leaves them out), so a
+ * connection can only succeed inside the guest.
+ */
+static void check_local(const char *name, const char *bind_host, const char *to_host,
+			const char *port, bool expect_local)
+{
+	struct sockaddr_storage ba, ca;
+	socklen_t blen = parse_addr(bind_host, port, &ba), clen = parse_addr(to_host, port, &ca);
+	int one = 1, lfd = socket(ba.ss_family, SOCK_STREAM, 0), cfd, afd;
+	char line[64] = "";
+	int r;
+
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(lfd, (struct sockaddr *)&ba, blen) < 0 || listen(lfd, 4) < 0) {
+		result(name, 0, "bind/listen %s %s", bind_host, port);
+		close(lfd);
+		return;
+	}
+	cfd = socket(ca.ss_family, SOCK_STREAM, 0);
+	r = connect(cfd, (struct sockaddr *)&ca, clen);
+	if (!expect_local) {
+		result(name, r < 0 && errno == ECONNREFUSED, "connect = %d, want ECONNREFUSED", r);
+	} else if (r < 0) {
+		result(name, 0, "connect %s %s", to_host, port);
+	} else {
+		afd = (wait_fd(lfd, POLLIN, 5000) & POLLIN) ? accept(lfd, NULL, NULL) : -1;
+		if (afd >= 0 && write(afd, "local\n", 6) != 6)
+			afd = -1;
+		r = afd >= 0 ? read_line(cfd, line, sizeof(line), 5000) : -1;
+		result(name, r == 6 && !strcmp(line, "local\n"), "accept %d, read %d", afd, r);
+		close(afd);
+	}
+	close(cfd);
+	close(lfd);
+}
+
+static int cmd_local(void)
+{
+	check_local("local-127.0.0.1", "127.0.0.1", "127.0.0.1", "18192", true);
+	check_local("local-any-via-loopback", "0.0.0.0", "127.0.0.1", "18193", true);
+	check_local("local-own-address", "0.0.0.0", "203.0.113.1", "18193", true);
+	check_local("local-dual-stack-v4-client", "::", "127.0.0.1", "18194", true);
+	check_local("local-dual-stack-v4-mapped", "::", "::ffff:127.0.0.1", "18194", true);
+	check_local("local-::1", "::1", "::1", "18195", true);
+	check_local("local-other-address-refused", "127.0.0.2", "127.0.0.1", "18196", false);
+	printf("%s\n", failures ? "some checks failed" : "all checks passed");
+	return failures != 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "host"))
@@ -481,7 +533,9 @@ int main(int argc, char **argv)
 		return cmd_listen();
 	if (argc == 4 && !strcmp(argv[1], "connect"))
 		return cmd_connect(argv[2], argv[3]);
-	fprintf(stderr,
-		"usage: tsi-kernel host|guest ADDR PORT | domains | listen | connect ADDR PORT\n");
+	if (argc == 2 && !strcmp(argv[1], "local"))
+		return cmd_local();
+	fprintf(stderr, "usage: tsi-kernel host|guest ADDR PORT | domains | listen | local | "
+			"connect ADDR PORT\n");
 	return 2;
 }
