@@ -166,6 +166,7 @@ $(B)/tests/guest/%: tests/integration/guest/%.c
 	$(MUSLCC) -std=gnu11 $(WARN) -Os -static -Isrc -o $@ $<
 
 $(B)/tests/guest/vsock-io: tests/integration/vsock-pattern.h
+$(B)/tests/guest/tsi-io $(B)/tests/guest/tsi-kernel: tests/integration/guest/inet-addr.h
 
 # The host end of the vsock tests: runs in the test host, beside the VMM.
 VSOCK_PEER := $(B)/tests/vsock-peer

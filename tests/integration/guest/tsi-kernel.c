@@ -45,6 +45,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "inet-addr.h"
+
 static int failures;
 
 __attribute__((format(printf, 3, 4))) static void result(const char *name, int good,
@@ -71,27 +73,6 @@ static long now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static socklen_t parse_addr(const char *host, const char *port, struct sockaddr_storage *sa)
-{
-	memset(sa, 0, sizeof(*sa));
-	if (strchr(host, ':')) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)sa;
-
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((unsigned short)atoi(port));
-		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
-			exit(2);
-		return sizeof(*s6);
-	}
-	struct sockaddr_in *s4 = (struct sockaddr_in *)sa;
-
-	s4->sin_family = AF_INET;
-	s4->sin_port = htons((unsigned short)atoi(port));
-	if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
-		exit(2);
-	return sizeof(*s4);
 }
 
 /* "IP PORT" of an address. */
