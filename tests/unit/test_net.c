@@ -3,7 +3,8 @@
  * virtio-net's pure parts: the features offered for a request, what a
  * transmit header may say, the stream de-framer fed a byte at a time and
  * with hostile lengths, the Internet checksum across odd iovec splits, a
- * transmit frame as the backends get it; and the configuration: checks,
+ * transmit frame as the backends get it, the frames of each write to a
+ * stream peer; and the configuration: checks,
  * MACs, eth names, net_dhcp records, the implicit vsock it replaces.
  */
 #include <endian.h>
@@ -314,5 +315,40 @@ static void test_config(void)
 	vm_config_release(&cfg);
 }
 
+/* The frames of each write to a stream peer: whole ones within the limit, or one alone. */
+static void test_stream_writes(void)
+{
+	static const size_t lens[] = {104, 204, 40004, 30004, 54, 54, 32000, 32768, 1, 1};
+	static struct net_tx_batch b;
+
+	b.nframes = sizeof(lens) / sizeof(lens[0]);
+	for (unsigned int i = 0; i < b.nframes; i++)
+		b.frames[i].len = lens[i];
+	b.next = 0;
+	b.next_sent = 0;
+	CHECK_EQ(net_stream_write_frames(&b, 32768), 2); /* 104 + 204; 40004 would not fit */
+	b.next = 2;
+	CHECK_EQ(net_stream_write_frames(&b, 32768), 1); /* larger than the limit: alone */
+	b.next = 3;
+	CHECK_EQ(net_stream_write_frames(&b, 32768), 3); /* 30004 + 54 + 54 */
+	b.next = 6;
+	CHECK_EQ(net_stream_write_frames(&b, 32768), 1); /* 32000 + 32768 would not fit */
+	b.next = 7;
+	CHECK_EQ(net_stream_write_frames(&b, 32768),
+		 1); /* exactly the limit, then 1 more would not */
+	b.next = 8;
+	CHECK_EQ(net_stream_write_frames(&b, 32768), 2);
+	/* The rest of a frame partly written counts what is left of it. */
+	b.next = 2;
+	b.next_sent = 36480;
+	CHECK_EQ(net_stream_write_frames(&b, 32768), 1); /* 3524 + 30004 > 32768 */
+	b.next = 3;
+	b.next_sent = 30000;
+	CHECK_EQ(net_stream_write_frames(&b, 32768), 4); /* 4 + 54 + 54 + 32000 */
+	b.next = b.nframes;
+	b.next_sent = 0;
+	CHECK_EQ(net_stream_write_frames(&b, 32768), 0);
+}
+
 TEST_MAIN("net", test_features(), test_tx_check(), test_deframe(), test_csum(), test_tx_frame(),
-	  test_config())
+	  test_stream_writes(), test_config())

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The pure parts of virtio-net: what a transmit header may say given the
- * negotiated features, the peer's stream framing, and the Internet checksum
- * for peers that take no offloads. No device state: unit-tested and fuzzed.
+ * negotiated features, the peer's stream framing (both ways), and the
+ * Internet checksum for peers that take no offloads. No device state:
+ * unit-tested and fuzzed.
  */
 #include <endian.h>
 #include <string.h>
@@ -239,4 +240,19 @@ enum net_drop net_tx_add_frame(struct net_tx_batch *b, const struct net_backend_
 	b->niov += n + 1;
 	b->nframes++;
 	return NET_OK;
+}
+
+unsigned int net_stream_write_frames(const struct net_tx_batch *b, size_t max)
+{
+	unsigned int i = b->next;
+	size_t total = 0;
+
+	for (; i < b->nframes; i++) {
+		size_t len = b->frames[i].len - (i == b->next ? b->next_sent : 0);
+
+		if (i > b->next && total + len > max)
+			break;
+		total += len;
+	}
+	return i - b->next;
 }

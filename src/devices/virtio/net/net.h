@@ -170,6 +170,13 @@ enum net_drop net_tx_add_frame(struct net_tx_batch *b, const struct net_backend_
 			       uint64_t features, const struct virtq_chain *c);
 
 /*
+ * The frames of the next write to a stream peer, from b->next on (the first
+ * one from b->next_sent): one frame, or whole frames that together take at
+ * most "max" bytes (see unixstream.c). Returns how many.
+ */
+unsigned int net_stream_write_frames(const struct net_tx_batch *b, size_t max);
+
+/*
  * Receive buffers of the guest popped ahead, for recv_iov: enough for the
  * largest frame, kept from one frame to the next (a frame takes the first
  * chains it fills). They are always the last chains popped, so they can be

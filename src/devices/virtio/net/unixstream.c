@@ -61,19 +61,17 @@ static int stream_send(struct net_if *nif, struct net_tx_batch *b)
 	struct iovec iov[NET_TX_IOV];
 
 	while (b->next < b->nframes) {
-		unsigned int niov = 0;
+		unsigned int niov = 0, nframes;
 		size_t total = 0, got;
 		struct msghdr msg = {0};
 		ssize_t n;
 
-		for (unsigned int i = b->next; i < b->nframes; i++) {
+		nframes = net_stream_write_frames(b, nif->stream_write_max);
+		/* The batch's frames hold at most NET_TX_IOV pieces in all. */
+		for (unsigned int i = b->next; i < b->next + nframes; i++) {
 			const struct net_tx_frame *f = &b->frames[i];
 			size_t skip = i == b->next ? b->next_sent : 0;
 
-			if (niov + f->niov > NET_TX_IOV)
-				break;
-			if (niov && total + f->len > nif->stream_write_max)
-				break;
 			niov += iov_slice(&b->iov[f->first], f->niov, skip, f->len - skip,
 					  &iov[niov], NET_TX_IOV - niov, &got);
 			total += got;
