@@ -48,8 +48,8 @@ static void consume(struct net_tx_batch *b, size_t sent)
  * Every frame from b->next on. Each sendmsg() is one frame, or several
  * whole frames that together fit one socket buffer of the kernel's
  * (nif->stream_write_max), so that the peer's reads end only where a frame
- * ends, or inside a frame that was written alone. passt (Debian 12's, and
- * later) needs that: it parses each read from a frame boundary, throws
+ * ends, or inside a frame that was written alone. passt (Debian 12's)
+ * needs that: it parses each read from a frame boundary, throws
  * away a length prefix split by the end of a read, and completes a split
  * frame with one more read, which must bring the rest of it; a frame that
  * straddles two of the kernel's buffers behind others breaks its framing
