@@ -29,6 +29,13 @@
 # the median of its completed runs. A phase that did not complete (a reset,
 # fewer bytes than sent, a timeout) is not counted: it is listed with its
 # reason.
+#
+# Each phase runs in a VM of its own (NETBENCH_BOOT=phase, the default), so
+# that no phase measures what the one before left behind: through this
+# passt, a host->guest transfer can end in a storm of retransmissions whose
+# tail slows the round trips measured after it in the same VM, and it does
+# so for whichever VMM had the storm (run 10 in bench/RESULTS.md).
+# NETBENCH_BOOT=all runs all phases in one VM, as runs 1-10 did.
 build=$1
 # passt sandboxes itself with pivot_root(): not on an initramfs root (the KVM
 # test host's). As in tests/integration/net-tests.sh.
@@ -45,6 +52,8 @@ mtus=${NETBENCH_MTUS:-65520 1500}
 backends=${NETBENCH_BACKENDS:-passt tap}
 vhost=${NETBENCH_VHOST:-0}
 phases=${NETBENCH_PHASES:-send recv rr}
+all_phases=$phases
+boot=${NETBENCH_BOOT:-phase}
 # passt's options. Not --debug: this passt then stops at the guest's first
 # SYN. NETBENCH_PCAP_DIR=DIR: each passt writes DIR/CELL-rROUND.pcap.
 passt_opts=${NETBENCH_PASST_OPTS:---quiet}
@@ -269,14 +278,22 @@ ratio() { # A B
 	awk -v a="${1%% *}" -v b="${2%% *}" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2fx\n", a / b }'
 }
 
-echo "host: $(uname -r), $(nproc) CPUs; $mb MiB each way, $rr round trips ($phases); backends: $backends; MTUs: $mtus; $runs rounds"
+echo "host: $(uname -r), $(nproc) CPUs; $mb MiB each way, $rr round trips ($phases; a VM for $([ "$boot" = phase ] && echo each phase || echo all)); backends: $backends; MTUs: $mtus; $runs rounds"
 round=1
 while [ $round -le "$runs" ]; do
 	echo "round $round:"
 	for backend in $backends; do
 		for mtu in $mtus; do
 			for v in $(vmms); do
-				vm "$v" "$backend" "$mtu"
+				if [ "$boot" = phase ]; then
+					vmm=$v # vm() sets v
+					for phases in $all_phases; do
+						vm "$vmm" "$backend" "$mtu"
+					done
+					phases=$all_phases
+				else
+					vm "$v" "$backend" "$mtu"
+				fi
 			done
 		done
 	done
