@@ -372,15 +372,16 @@ static void raise_interrupt(struct virtio_device *dev, uint32_t cause)
 
 	if (dev->line && dev->line->shared) {
 		pthread_mutex_lock(&dev->line->lock);
-		atomic_fetch_or(&dev->interrupt_status, cause);
 		atomic_fetch_or(&dev->raised_since_read, cause);
+		atomic_fetch_or(&dev->interrupt_status, cause);
 		if (__atomic_load_n(&dev->active, __ATOMIC_ACQUIRE))
 			set_line(dev, dev->line, true);
 		pthread_mutex_unlock(&dev->line->lock);
 		return;
 	}
-	atomic_fetch_or(&dev->interrupt_status, cause);
+	/* Marked raised first: a late ACK between the two must not clear it. */
 	atomic_fetch_or(&dev->raised_since_read, cause);
+	atomic_fetch_or(&dev->interrupt_status, cause);
 	if (write(dev->irq_fd, &one, sizeof(one)) < 0)
 		pr_debug("virtio-%s: irqfd: %s", dev->ops->name, strerror(errno));
 }
