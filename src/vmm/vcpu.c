@@ -41,9 +41,6 @@ int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int index)
 		return ret;
 	}
 	vcpu->run = run;
-	vcpu->coalesced = vm->coalesced_page
-			      ? (void *)((uint8_t *)run + (size_t)vm->coalesced_page * 4096)
-			      : NULL;
 	return arch_setup_vcpu(vcpu);
 }
 
@@ -54,40 +51,7 @@ void vcpu_release(struct vcpu *vcpu)
 	if (vcpu->fd >= 0)
 		close(vcpu->fd);
 	vcpu->run = NULL;
-	vcpu->coalesced = NULL;
 	vcpu->fd = -1;
-}
-
-#define COALESCED_MAX                                                                              \
-	((4096 - sizeof(struct kvm_coalesced_mmio_ring)) / sizeof(struct kvm_coalesced_mmio))
-
-/*
- * The writes KVM kept in its ring without an exit (the registers that
- * devices register with KVM_REGISTER_COALESCED_MMIO), in order, before the
- * exit that follows them is handled: a later access, on any vCPU, sees them
- * done.
- */
-static void drain_coalesced(struct vcpu *vcpu)
-{
-	struct kvm_coalesced_mmio_ring *ring = vcpu->coalesced;
-	struct vm *vm = vcpu->vm;
-	uint32_t first, last;
-
-	if (!ring || __atomic_load_n(&ring->first, __ATOMIC_RELAXED) ==
-			 __atomic_load_n(&ring->last, __ATOMIC_ACQUIRE))
-		return;
-	pthread_mutex_lock(&vm->coalesced_lock);
-	first = ring->first;
-	while ((last = __atomic_load_n(&ring->last, __ATOMIC_ACQUIRE)) != first &&
-	       first < COALESCED_MAX && last < COALESCED_MAX) {
-		struct kvm_coalesced_mmio *w = &ring->coalesced_mmio[first];
-
-		if (w->len <= sizeof(w->data))
-			bus_write(&vm->mmio, w->phys_addr, w->data, w->len);
-		first = (first + 1) % COALESCED_MAX;
-		__atomic_store_n(&ring->first, first, __ATOMIC_RELEASE);
-	}
-	pthread_mutex_unlock(&vm->coalesced_lock);
 }
 
 static void handle_io(struct vcpu *vcpu)
@@ -238,11 +202,7 @@ static void *vcpu_thread(void *arg)
 	}
 
 	while (atomic_load(&vcpu->vm->stop_reason) == VM_RUNNING) {
-		int ret = ioctl(vcpu->fd, KVM_RUN, 0), err = errno;
-
-		drain_coalesced(vcpu);
-		errno = err;
-		if (ret < 0) {
+		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			pr_err("vCPU %u: KVM_RUN: %s", vcpu->index, strerror(errno));

@@ -104,10 +104,6 @@ static int create_vm(struct vm *vm)
 	if (vm->kvm_fd < 0)
 		return vm->kvm_fd;
 	vm->run_size = (size_t)ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-	vm->coalesced_page = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO);
-	if (vm->coalesced_page < 0 || (size_t)(vm->coalesced_page + 1) * 4096 > vm->run_size)
-		vm->coalesced_page = 0;
-	pthread_mutex_init(&vm->coalesced_lock, NULL);
 	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
 	if (vm->vm_fd < 0) {
 		ret = -errno;

@@ -67,7 +67,6 @@ struct vcpu {
 	unsigned int index;
 	int fd;
 	struct kvm_run *run;
-	struct kvm_coalesced_mmio_ring *coalesced; /* in the run mapping; NULL: none */
 	pthread_t thread;
 	bool started;
 };
@@ -83,13 +82,6 @@ struct vm {
 	struct kvm_cpuid2 *supported_cpuid;
 	struct ioapic *ioapic; /* the VMM's IOAPIC, with a split irqchip */
 	size_t run_size;
-	/*
-	 * KVM's ring of coalesced MMIO writes (one for the VM, in every vCPU's
-	 * run mapping at this page; 0: not supported), and the lock of whoever
-	 * drains it.
-	 */
-	int coalesced_page;
-	pthread_mutex_t coalesced_lock;
 	unsigned int nvcpus;
 	struct vcpu *vcpus;
 

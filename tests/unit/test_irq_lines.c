@@ -153,22 +153,6 @@ static void test_shared_lines(void)
 	CHECK_EQ(irqfd_count(alone), 1);
 	CHECK_EQ(io.line, 0);
 	CHECK_EQ(mmio_r(vm, alone, 0x060), 1);
-	/*
-	 * With its InterruptACK coalesced (set by hand: no KVM here), an ACK
-	 * keeps a cause raised after the guest's read: that one it has not seen.
-	 */
-	alone->ack_coalesced = true;
-	virtio_notify_used(alone);
-	mmio_w(vm, alone, 0x064, 1);
-	CHECK_EQ(mmio_r(vm, alone, 0x060), 1);
-	mmio_w(vm, alone, 0x064, 1);
-	CHECK_EQ(mmio_r(vm, alone, 0x060), 0);
-	virtio_notify_config(alone);
-	CHECK_EQ(mmio_r(vm, alone, 0x060), 2);
-	virtio_notify_used(alone);
-	mmio_w(vm, alone, 0x064, 3); /* the config change was seen, the used buffer not */
-	CHECK_EQ(mmio_r(vm, alone, 0x060), 1);
-	alone->ack_coalesced = false;
 
 	/* Shared: the first cause raises the line once, the second adds nothing. */
 	a = &devs[3];

@@ -17,14 +17,6 @@
  * while another irqfd's pulse is up is merged with it and lost. A level
  * stays up until the guest has seen every cause; after its EOI the
  * IOAPIC delivers again if the line is still up.
- *
- * A device alone on its line has its InterruptACK register coalesced
- * (KVM_REGISTER_COALESCED_MMIO): KVM queues the guest's write without an
- * exit, and the vCPU drains the queue at its next exit, before that exit's
- * own access. That is one exit less per interrupt. An ACK applied late must
- * not clear a cause raised after the guest read InterruptStatus (the guest
- * would not have seen it, and the interrupt that came with it would find
- * nothing): such an ACK clears only causes not raised since the last read.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -114,7 +106,6 @@ static void device_reset(struct virtio_device *dev)
 	dev->status = 0;
 	__atomic_store_n(&dev->active, false, __ATOMIC_RELEASE);
 	atomic_store(&dev->interrupt_status, 0);
-	atomic_store(&dev->raised_since_read, 0);
 	line_update(dev);
 }
 
@@ -197,7 +188,6 @@ static uint32_t reg_read(struct virtio_device *dev, uint64_t offset)
 	case REG_QUEUE_READY:
 		return q ? q->vq.ready : 0;
 	case REG_INTERRUPT_STATUS:
-		atomic_store(&dev->raised_since_read, 0);
 		return atomic_load(&dev->interrupt_status);
 	case REG_STATUS:
 		return dev->status;
@@ -249,8 +239,6 @@ static void reg_write(struct virtio_device *dev, uint64_t offset, uint32_t v)
 		}
 		break;
 	case REG_INTERRUPT_ACK:
-		if (dev->ack_coalesced) /* maybe late: see the top of the file */
-			v &= ~atomic_load(&dev->raised_since_read);
 		atomic_fetch_and(&dev->interrupt_status, ~v);
 		line_update(dev);
 		break;
@@ -372,15 +360,12 @@ static void raise_interrupt(struct virtio_device *dev, uint32_t cause)
 
 	if (dev->line && dev->line->shared) {
 		pthread_mutex_lock(&dev->line->lock);
-		atomic_fetch_or(&dev->raised_since_read, cause);
 		atomic_fetch_or(&dev->interrupt_status, cause);
 		if (__atomic_load_n(&dev->active, __ATOMIC_ACQUIRE))
 			set_line(dev, dev->line, true);
 		pthread_mutex_unlock(&dev->line->lock);
 		return;
 	}
-	/* Marked raised first: a late ACK between the two must not clear it. */
-	atomic_fetch_or(&dev->raised_since_read, cause);
 	atomic_fetch_or(&dev->interrupt_status, cause);
 	if (write(dev->irq_fd, &one, sizeof(one)) < 0)
 		pr_debug("virtio-%s: irqfd: %s", dev->ops->name, strerror(errno));
@@ -441,26 +426,7 @@ static int wire_queue_kick(struct vm *vm, struct virtio_device *dev, unsigned in
 	return 0;
 }
 
-/* The guest's InterruptACK writes queued by KVM, or (off) exits again. */
-static void coalesce_ack(struct vm *vm, struct virtio_device *dev, bool on)
-{
-	struct kvm_coalesced_mmio_zone zone = {.addr = dev->base + REG_INTERRUPT_ACK, .size = 4};
-
-	if (vm->vm_fd < 0 || !vm->coalesced_page)
-		return;
-	if (ioctl(vm->vm_fd, on ? KVM_REGISTER_COALESCED_MMIO : KVM_UNREGISTER_COALESCED_MMIO,
-		  &zone) < 0) {
-		pr_debug("virtio-%s: coalesced InterruptACK %s: %s", dev->ops->name,
-			 on ? "on" : "off", strerror(errno));
-		return;
-	}
-	dev->ack_coalesced = on;
-}
-
-/*
- * The irqfd of a device alone on its line, and its coalesced InterruptACK;
- * "deassign" takes both off.
- */
+/* The irqfd of a device alone on its line; "deassign" takes it off the GSI. */
 static int set_irqfd(struct vm *vm, struct virtio_device *dev, bool deassign)
 {
 	struct kvm_irqfd irqfd = {
@@ -477,7 +443,6 @@ static int set_irqfd(struct vm *vm, struct virtio_device *dev, bool deassign)
 		       strerror(err));
 		return -err;
 	}
-	coalesce_ack(vm, dev, !deassign);
 	return 0;
 }
 

@@ -89,8 +89,6 @@ struct virtio_device {
 	uint32_t status;
 	uint32_t config_generation;
 	atomic_uint interrupt_status;
-	atomic_uint raised_since_read; /* causes raised since the guest last read them */
-	bool ack_coalesced;	       /* InterruptACK queued by KVM (mmio.c) */
 	bool active;
 };
 
