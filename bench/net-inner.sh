@@ -247,10 +247,10 @@ vm() {
 			-netdev "stream,id=n0,addr.type=fd,addr.str={fd}" -device virtio-net-device,netdev=n0 \
 			-kernel "$build/krunfw/vmlinux" -initrd "$work/initrd.gz" -append "$qemu_append $args" ;;
 	qemu-tap | qemuvhost-tap)
-		v=off
-		[ "$1" = qemuvhost ] && v=on
+		vhost_on=off
+		[ "$1" = qemuvhost ] && vhost_on=on
 		timeout "$vm_timeout" qemu-system-x86_64 $qemu_common \
-			-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no,vhost=$v" \
+			-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no,vhost=$vhost_on" \
 			-device virtio-net-device,netdev=n0 \
 			-kernel "$build/krunfw/vmlinux" -initrd "$work/initrd.gz" -append "$qemu_append $args" ;;
 	esac >"$work/vm" 2>&1
@@ -286,9 +286,8 @@ while [ $round -le "$runs" ]; do
 		for mtu in $mtus; do
 			for v in $(vmms); do
 				if [ "$boot" = phase ]; then
-					vmm=$v # vm() sets v
-					for phases in $all_phases; do
-						vm "$vmm" "$backend" "$mtu"
+					for phases in $all_phases; do # has() reads $phases
+						vm "$v" "$backend" "$mtu"
 					done
 					phases=$all_phases
 				else

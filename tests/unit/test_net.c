@@ -334,8 +334,8 @@ static void test_stream_writes(void)
 	b.next = 6;
 	CHECK_EQ(net_stream_write_frames(&b, 32768), 1); /* 32000 + 32768 would not fit */
 	b.next = 7;
-	CHECK_EQ(net_stream_write_frames(&b, 32768),
-		 1); /* exactly the limit, then 1 more would not */
+	/* exactly the limit, then 1 more would not fit */
+	CHECK_EQ(net_stream_write_frames(&b, 32768), 1);
 	b.next = 8;
 	CHECK_EQ(net_stream_write_frames(&b, 32768), 2);
 	/* The rest of a frame partly written counts what is left of it. */
