@@ -238,10 +238,10 @@ static int add_init(struct vm *vm, struct fuse_server *srv)
 	vm->guest_config = guest_config_build(vm->cfg, ports, &vm->guest_config_len);
 	if (!vm->guest_config)
 		return -ENOMEM;
-	ret = fuse_server_add_overlay_file(srv, KRUN_INIT_PATH + 1, krun_init_blob,
+	ret = fuse_server_add_overlay_file(srv, &KRUN_INIT_PATH[1], krun_init_blob,
 					   krun_init_blob_size, 0100755, false);
 	if (!ret)
-		ret = fuse_server_add_overlay_file(srv, KRUN_CONFIG_PATH + 1, vm->guest_config,
+		ret = fuse_server_add_overlay_file(srv, &KRUN_CONFIG_PATH[1], vm->guest_config,
 						   vm->guest_config_len, 0100400, true);
 	if (ret < 0)
 		pr_err("root share: cannot add init: %s", strerror(-ret));

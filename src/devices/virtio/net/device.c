@@ -446,7 +446,11 @@ static enum rx_direct recv_direct(struct net_if *nif, struct virtq *vq)
 		nif->rx_readable = false;
 		return RX_DIRECT_EMPTY;
 	}
-	if (n == -ENODATA || n == -EFAULT || (n >= 0 && (size_t)n < nif->deframer.min_len)) {
+	if (n == 0) { /* the peer hung up (a tap says -ENODATA for an empty frame) */
+		peer_gone(nif, 0);
+		return RX_DIRECT_EMPTY;
+	}
+	if (n == -ENODATA || n == -EFAULT || (n > 0 && (size_t)n < nif->deframer.min_len)) {
 		nif->stats.rx_drops[NET_DROP_SHORT]++;
 		pr_warn_guest("virtio-net %s: a frame from the peer dropped: %s", nif->name,
 			      net_drop_names[NET_DROP_SHORT]);
