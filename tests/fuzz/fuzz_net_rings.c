@@ -60,6 +60,16 @@ static uint64_t desc_gpa(int q)
 	return RING_GPA + (uint64_t)q * 0x3000;
 }
 
+static uint64_t avail_gpa(int q)
+{
+	return desc_gpa(q) + 0x1000;
+}
+
+static uint64_t used_gpa(int q)
+{
+	return desc_gpa(q) + 0x2000;
+}
+
 /* ---- the peer: the fuzzer's bytes */
 
 static ssize_t peer_recv(struct net_if *n, void *buf, size_t len)
@@ -143,8 +153,8 @@ static void activate_queues(void)
 		virtq_reset(vq);
 		vq->size = QSIZE;
 		vq->desc_addr = desc_gpa(q);
-		vq->avail_addr = desc_gpa(q) + 0x1000;
-		vq->used_addr = desc_gpa(q) + 0x2000;
+		vq->avail_addr = avail_gpa(q);
+		vq->used_addr = used_gpa(q);
 		vq->event_idx = nif->features & VIRTIO_F_EVENT_IDX;
 		if (!virtq_activate(vq, &mem))
 			abort();
@@ -157,7 +167,7 @@ static void activate_queues(void)
 static size_t post_chain(int q, const uint8_t *d, size_t n)
 {
 	struct virtq_desc *desc = guest_ptr(&mem, desc_gpa(q), 16 * QSIZE);
-	uint16_t *avail = guest_ptr(&mem, desc_gpa(q) + 0x1000, 6 + 2 * QSIZE);
+	uint16_t *avail = guest_ptr(&mem, avail_gpa(q), 6 + 2 * QSIZE);
 	unsigned int slot, ndesc;
 	uint64_t buf = BUF_GPA + (uint64_t)q * SLOTS * SLOT_SIZE;
 	size_t used = 1, content = 0;
@@ -206,7 +216,7 @@ static size_t post_chain(int q, const uint8_t *d, size_t n)
 /* The device's completions: each must be a chain in flight, within what it was given. */
 static void collect_used(int q)
 {
-	uint8_t *used = guest_ptr(&mem, desc_gpa(q) + 0x2000, 6 + 8 * QSIZE);
+	uint8_t *used = guest_ptr(&mem, used_gpa(q), 6 + 8 * QSIZE);
 	uint16_t idx;
 
 	memcpy(&idx, used + 2, 2);
@@ -246,18 +256,13 @@ static void start(uint8_t choice)
 	nif->rx_buf = rx_buf;
 	nif->ops = &backends[choice % 3];
 	nif->fd = nif->epfd = -1;
-	nif->watched = WATCH_NONE;
+	init_peer_state(nif);
+	set_frame_bounds(nif);
 	nif->dev.ops = &net_ops;
 	nif->dev.priv = nif;
 	nif->dev.irq_fd = -1;
 	nif->dev.queues = queues;
 	nif->dev.nqueues = 2;
-	atomic_init(&nif->link_up, true);
-	nif->tx_writable = true;
-	nif->deframer.min_len = NET_MIN_FRAME;
-	nif->deframer.max_len = NET_MAX_FRAME;
-	if (nif->ops->vnet_hdr)
-		nif->deframer.min_len += NET_HDR_LEN, nif->deframer.max_len += NET_HDR_LEN;
 	nif->features =
 	    (choice & 4 ? net_offered_features(COMPAT_NET_FEATURES) & ~VIRTIO_NET_F_MRG_RXBUF : 0) |
 	    (choice & 8 ? VIRTIO_NET_F_MRG_RXBUF : 0) | (choice & 16 ? VIRTIO_F_EVENT_IDX : 0);
@@ -271,26 +276,25 @@ static void start(uint8_t choice)
 
 static size_t peer_sends(const uint8_t *d, size_t n)
 {
-	size_t len = n ? MIN((size_t)d[0], n - 1) : 0, room;
+	size_t room, len;
 
 	if (peer.head == peer.tail)
 		peer.head = peer.tail = 0;
 	room = PEER_BYTES - peer.tail;
+	nif->rx_readable = true;
 	if (!nif->ops->stream && n >= 4 && d[1] == 0xff && room >= 2) {
 		/* A frame of a length the input gives, of one repeated byte. */
-		size_t flen = MIN(((size_t)d[2] << 8 | d[3]) * 2, room - 2);
-
-		peer.bytes[peer.tail] = (uint8_t)(flen >> 8);
-		peer.bytes[peer.tail + 1] = (uint8_t)flen;
-		memset(peer.bytes + peer.tail + 2, d[0], flen);
-		peer.tail += 2 + flen;
-		len = 3;
-	} else {
-		len = MIN(len, room);
-		memcpy(peer.bytes + peer.tail, d + 1, len);
-		peer.tail += len;
+		len = MIN(((size_t)d[2] << 8 | d[3]) * 2, room - 2);
+		peer.bytes[peer.tail] = (uint8_t)(len >> 8);
+		peer.bytes[peer.tail + 1] = (uint8_t)len;
+		memset(peer.bytes + peer.tail + 2, d[0], len);
+		peer.tail += 2 + len;
+		return 4;
 	}
-	nif->rx_readable = true;
+	/* Bytes as they come: a count, then that many of the input's. */
+	len = n ? MIN(MIN((size_t)d[0], n - 1), room) : 0;
+	memcpy(peer.bytes + peer.tail, d + 1, len);
+	peer.tail += len;
 	return 1 + len;
 }
 

@@ -703,6 +703,24 @@ static int watch_kicks(struct net_if *nif)
 	return 0;
 }
 
+/* A new interface's peer: link up, nothing to read yet, writable, not watched. */
+static void init_peer_state(struct net_if *nif)
+{
+	atomic_init(&nif->link_up, true);
+	nif->rx_readable = false;
+	nif->tx_writable = true;
+	nif->watched = WATCH_NONE;
+}
+
+/* The lengths a frame from the peer may have; a tap's carry the header. */
+static void set_frame_bounds(struct net_if *nif)
+{
+	size_t hdr = nif->ops->vnet_hdr ? NET_HDR_LEN : 0;
+
+	nif->deframer.min_len = NET_MIN_FRAME + hdr;
+	nif->deframer.max_len = NET_MAX_FRAME + hdr;
+}
+
 static int create_interface(struct vm *vm, unsigned int index)
 {
 	const struct net_config *cfg = &vm->cfg->net.nets[index];
@@ -716,12 +734,7 @@ static int create_interface(struct vm *vm, unsigned int index)
 	vm_config_net_name(index, nif->name, sizeof(nif->name));
 	vm_config_net_mac(vm->cfg, index, nif->config);
 	nif->config[6] = VIRTIO_NET_S_LINK_UP;
-	atomic_init(&nif->link_up, true);
-	nif->rx_readable = false;
-	nif->tx_writable = true;
-	nif->watched = WATCH_NONE;
-	nif->deframer.min_len = NET_MIN_FRAME;
-	nif->deframer.max_len = NET_MAX_FRAME;
+	init_peer_state(nif);
 	nif->rx_buf = malloc(NET_RX_BUF);
 	nif->epfd = epoll_create1(EPOLL_CLOEXEC);
 	ret = !nif->rx_buf ? -ENOMEM : nif->epfd < 0 ? -errno : 0;
@@ -729,8 +742,7 @@ static int create_interface(struct vm *vm, unsigned int index)
 		ret = open_backend(nif, cfg);
 	if (ret < 0)
 		goto fail;
-	if (nif->ops->vnet_hdr)
-		nif->deframer.min_len += NET_HDR_LEN, nif->deframer.max_len += NET_HDR_LEN;
+	set_frame_bounds(nif);
 	nif->dev.ops = &net_ops;
 	nif->dev.priv = nif;
 	nif->dev.features = net_offered_features(cfg->features) | VIRTIO_F_INDIRECT_DESC;
